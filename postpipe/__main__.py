@@ -1,0 +1,5 @@
+import sys
+
+from postpipe.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Sub-commands of the ``postpipe`` CLI; each module defines ``register(subparsers)``."""

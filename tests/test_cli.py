@@ -1,0 +1,31 @@
+"""The ``postpipe`` command as a user runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import sqlalchemy as sa
+
+
+def _run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, **env}
+    full_env.pop("POSTPIPE_DATABASE_URL", None)
+    full_env.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "postpipe", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_db_upgrade_creates_the_embedded_sqlite_database_in_the_working_directory(tmp_path: Path) -> None:
+    result = _run(["db", "upgrade"], tmp_path, PYTHONPATH=str(Path(__file__).parents[1]))
+    assert result.returncode == 0, result.stderr
+    assert "plans: starter, growth, agency" in result.stdout
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'postpipe.db'}")
+    with engine.connect() as conn:
+        assert conn.scalar(sa.text("select count(*) from plans")) == 3
+    engine.dispose()
+    again = _run(["db", "upgrade"], tmp_path, PYTHONPATH=str(Path(__file__).parents[1]))
+    assert again.returncode == 0, again.stderr
