@@ -309,6 +309,8 @@ class Post(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     postproxy_post_id: Mapped[str | None] = mapped_column(String(80), unique=True)
     flow_run_id: Mapped[uuid.UUID | None]
+    draft_hash: Mapped[str | None] = mapped_column(String(64))
+    review_deadline: Mapped[datetime | None]
     needs_reconnect: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -412,9 +414,16 @@ class WebhookEvent(Base):
     applied_at: Mapped[datetime | None]
     emitted_at: Mapped[datetime | None]
     note: Mapped[str | None] = mapped_column(Text)
+    # what the event was matched to (null while unmatched, or when the event names no such thing)
+    post_id: Mapped[uuid.UUID | None]
+    account_id: Mapped[uuid.UUID | None]
+    profile_id: Mapped[str | None] = mapped_column(String(80))
 
     __table_args__ = (
+        _in_tenant("posts", "post_id"),
+        _in_tenant("social_accounts", "account_id"),
         Index("ix_webhook_events_unemitted", "received_at", postgresql_where=text("emitted_at is null")),
+        Index("ix_webhook_events_profile", "profile_id", "occurred_at"),
     )
 
 
@@ -487,6 +496,15 @@ class InvoiceLine(Base):
         _in_tenant("invoices", "invoice_id"),
         CheckConstraint("kind in ('base', 'usage', 'adjustment')", name="kind"),
     )
+
+
+class InvoiceCounter(Base):
+    """The last invoice number issued; its row is locked while numbers are handed out (no gaps, no duplicates)."""
+
+    __tablename__ = "invoice_counters"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    last_number: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Notification(Base):

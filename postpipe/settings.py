@@ -43,6 +43,23 @@ class Settings(BaseSettings):
         default="postproxy-account", description="Name of the PostproxyCredentials block holding the account-wide key."
     )
 
+    postproxy_retry_attempts: int = Field(default=5, ge=1, description="Attempts per Postproxy call on 429/5xx.")
+    postproxy_retry_base_delay: float = Field(
+        default=0.5, ge=0, description="First backoff delay in seconds for 5xx/connection errors (doubles each time)."
+    )
+
+    approval_poll_seconds: float = Field(
+        default=5.0, gt=0, description="How often a paused approval run checks whether a reviewer has decided."
+    )
+    approval_wait: str = Field(
+        default="auto",
+        pattern="^(auto|pause|suspend)$",
+        description="How approval runs wait: suspend (frees the worker; needs a deployment), pause (keeps the "
+        "process), or auto (suspend when the run belongs to a deployment).",
+    )
+    delivery_confirm_seconds: float = Field(default=600.0, gt=0, description="How long publishing waits for outcomes.")
+    delivery_poll_seconds: float = Field(default=3.0, gt=0, description="Fallback polling interval while confirming.")
+
     webhook_public_url: str | None = Field(
         default=None, description="Public HTTPS URL of the receiver's /webhooks/postproxy endpoint, given to Postproxy."
     )

@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -119,3 +120,22 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=60):
         yield
+
+
+@pytest.fixture
+def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A fresh Postproxy sandbox on a free loopback port, configured as postpipe's Postproxy account."""
+    from postpipe.sandbox import SandboxServer
+    from postpipe.settings import reset_settings_cache
+
+    with SandboxServer(host="127.0.0.1", port=0) as server:
+        monkeypatch.setenv("POSTPIPE_POSTPROXY_BASE_URL", server.base_url)
+        monkeypatch.setenv("POSTPIPE_POSTPROXY_API_KEY", server.account_key)
+        monkeypatch.setenv("POSTPIPE_WEBHOOK_PUBLIC_URL", os.environ.get("POSTPIPE_WEBHOOK_PUBLIC_URL", DEAD_RECEIVER))
+        reset_settings_cache()
+        yield server
+    reset_settings_cache()
+
+
+DEAD_RECEIVER = "http://127.0.0.1:9/webhooks/postproxy"
+"""A receiver URL nobody listens on, for tests that do not look at webhooks (deliveries just fail)."""

@@ -67,3 +67,7 @@ def plan_as_dict(session: Session, plan_id: str) -> dict[str, Any]:
             for p in prices
         ],
     }
+
+
+def plan_ids(session: Session) -> frozenset[str]:
+    return frozenset(session.scalars(select(Plan.id)))

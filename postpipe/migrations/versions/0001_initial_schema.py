@@ -31,7 +31,7 @@ TENANT_TABLES = (
     "approval_steps", "posts", "post_targets", "approval_decisions", "deliveries", "webhook_events",
     "stats_snapshots", "invoices", "invoice_lines", "notifications",
 )
-SHARED_TABLES = ("plans", "plan_prices", "tenants", "webhook_subscriptions")
+SHARED_TABLES = ("plans", "plan_prices", "tenants", "webhook_subscriptions", "invoice_counters")
 
 VISIBLE = (
     "(tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid"
@@ -66,6 +66,45 @@ def _enable_row_level_security() -> None:
     for table in TENANT_TABLES:
         op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
         op.execute(f'CREATE POLICY tenant_isolation ON {table} TO "{role}" USING {VISIBLE} WITH CHECK {VISIBLE}')
+
+
+def _protect_finalized_invoices() -> None:
+    """A finalized invoice and its lines never change: the database refuses it, whatever the caller."""
+    op.execute("""
+        CREATE FUNCTION postpipe_refuse_finalized_invoice_change() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF OLD.status = 'finalized' THEN
+                RAISE EXCEPTION 'invoice % (period %) is finalized and cannot be changed or deleted',
+                    OLD.number, OLD.period USING ERRCODE = 'integrity_constraint_violation';
+            END IF;
+            IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+            RETURN NEW;
+        END $$;
+    """)
+    op.execute("""
+        CREATE TRIGGER invoices_finalized_immutable BEFORE UPDATE OR DELETE ON invoices
+        FOR EACH ROW EXECUTE FUNCTION postpipe_refuse_finalized_invoice_change();
+    """)
+    op.execute("""
+        CREATE FUNCTION postpipe_refuse_finalized_invoice_line_change() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE
+            touched uuid[];
+        BEGIN
+            touched := CASE TG_OP WHEN 'INSERT' THEN ARRAY[NEW.invoice_id]
+                                  WHEN 'DELETE' THEN ARRAY[OLD.invoice_id]
+                                  ELSE ARRAY[OLD.invoice_id, NEW.invoice_id] END;
+            IF EXISTS (SELECT 1 FROM invoices WHERE id = ANY(touched) AND status = 'finalized') THEN
+                RAISE EXCEPTION 'the lines of a finalized invoice cannot be added, changed or deleted'
+                    USING ERRCODE = 'integrity_constraint_violation';
+            END IF;
+            IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+            RETURN NEW;
+        END $$;
+    """)
+    op.execute("""
+        CREATE TRIGGER invoice_lines_finalized_immutable BEFORE INSERT OR UPDATE OR DELETE ON invoice_lines
+        FOR EACH ROW EXECUTE FUNCTION postpipe_refuse_finalized_invoice_line_change();
+    """)
 
 
 def upgrade() -> None:
@@ -211,24 +250,6 @@ def upgrade() -> None:
     sa.UniqueConstraint('tenant_id', 'id', name=op.f('uq_social_accounts_tenant_id_id'))
     )
     op.create_index(op.f('ix_social_accounts_tenant_id'), 'social_accounts', ['tenant_id'], unique=False)
-    op.create_table('webhook_events',
-    sa.Column('id', sa.Uuid(), nullable=False),
-    sa.Column('event_id', sa.String(length=120), nullable=False),
-    sa.Column('type', sa.String(length=80), nullable=False),
-    sa.Column('payload', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
-    sa.Column('tenant_id', sa.Uuid(), nullable=True),
-    sa.Column('matched', sa.Boolean(), nullable=False),
-    sa.Column('occurred_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('applied_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('emitted_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('note', sa.Text(), nullable=True),
-    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_webhook_events_tenant_id_tenants')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_events')),
-    sa.UniqueConstraint('event_id', name=op.f('uq_webhook_events_event_id'))
-    )
-    op.create_index(op.f('ix_webhook_events_tenant_id'), 'webhook_events', ['tenant_id'], unique=False)
-    op.create_index('ix_webhook_events_unemitted', 'webhook_events', ['received_at'], unique=False, postgresql_where=sa.text('emitted_at is null'))
     op.create_table('connection_intervals',
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('tenant_id', sa.Uuid(), nullable=False),
@@ -292,6 +313,8 @@ def upgrade() -> None:
     sa.Column('content_hash', sa.String(length=64), nullable=False),
     sa.Column('postproxy_post_id', sa.String(length=80), nullable=True),
     sa.Column('flow_run_id', sa.Uuid(), nullable=True),
+    sa.Column('draft_hash', sa.String(length=64), nullable=True),
+    sa.Column('review_deadline', sa.DateTime(timezone=True), nullable=True),
     sa.Column('needs_reconnect', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
@@ -307,6 +330,30 @@ def upgrade() -> None:
     )
     op.create_index(op.f('ix_posts_tenant_id'), 'posts', ['tenant_id'], unique=False)
     op.create_index('ix_posts_tenant_status', 'posts', ['tenant_id', 'status'], unique=False)
+    op.create_table('webhook_events',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('event_id', sa.String(length=120), nullable=False),
+    sa.Column('type', sa.String(length=80), nullable=False),
+    sa.Column('payload', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('tenant_id', sa.Uuid(), nullable=True),
+    sa.Column('matched', sa.Boolean(), nullable=False),
+    sa.Column('occurred_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('applied_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('emitted_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('post_id', sa.Uuid(), nullable=True),
+    sa.Column('account_id', sa.Uuid(), nullable=True),
+    sa.Column('profile_id', sa.String(length=80), nullable=True),
+    sa.ForeignKeyConstraint(['tenant_id', 'post_id'], ['posts.tenant_id', 'posts.id'], name=op.f('fk_webhook_events_tenant_id_post_id_posts'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['tenant_id', 'account_id'], ['social_accounts.tenant_id', 'social_accounts.id'], name=op.f('fk_webhook_events_tenant_id_account_id_social_accounts'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_webhook_events_tenant_id_tenants')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_events')),
+    sa.UniqueConstraint('event_id', name=op.f('uq_webhook_events_event_id'))
+    )
+    op.create_index(op.f('ix_webhook_events_tenant_id'), 'webhook_events', ['tenant_id'], unique=False)
+    op.create_index('ix_webhook_events_unemitted', 'webhook_events', ['received_at'], unique=False, postgresql_where=sa.text('emitted_at is null'))
+    op.create_index('ix_webhook_events_profile', 'webhook_events', ['profile_id', 'occurred_at'], unique=False)
     op.create_table('approval_decisions',
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('tenant_id', sa.Uuid(), nullable=False),
@@ -379,11 +426,18 @@ def upgrade() -> None:
     )
     op.create_index(op.f('ix_stats_snapshots_tenant_id'), 'stats_snapshots', ['tenant_id'], unique=False)
     op.create_index('ix_stats_snapshots_tenant_recorded', 'stats_snapshots', ['tenant_id', 'recorded_at'], unique=False)
+    op.create_table('invoice_counters',
+    sa.Column('name', sa.String(length=40), nullable=False),
+    sa.Column('last_number', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_invoice_counters'))
+    )
     if op.get_bind().dialect.name == "postgresql":
         _enable_row_level_security()
+        _protect_finalized_invoices()
 
 
 def downgrade() -> None:
+    op.drop_table('invoice_counters')
     op.drop_index('ix_stats_snapshots_tenant_recorded', table_name='stats_snapshots')
     op.drop_index(op.f('ix_stats_snapshots_tenant_id'), table_name='stats_snapshots')
     op.drop_table('stats_snapshots')
@@ -395,6 +449,10 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_approval_decisions_tenant_id'), table_name='approval_decisions')
     op.drop_index('ix_approval_decisions_post', table_name='approval_decisions')
     op.drop_table('approval_decisions')
+    op.drop_index('ix_webhook_events_profile', table_name='webhook_events')
+    op.drop_index('ix_webhook_events_unemitted', table_name='webhook_events', postgresql_where=sa.text('emitted_at is null'))
+    op.drop_index(op.f('ix_webhook_events_tenant_id'), table_name='webhook_events')
+    op.drop_table('webhook_events')
     op.drop_index('ix_posts_tenant_status', table_name='posts')
     op.drop_index(op.f('ix_posts_tenant_id'), table_name='posts')
     op.drop_table('posts')
@@ -405,9 +463,6 @@ def downgrade() -> None:
     op.drop_index('uq_connection_intervals_one_open', table_name='connection_intervals', postgresql_where=sa.text('disconnected_at is null'), sqlite_where=sa.text('disconnected_at is null'))
     op.drop_index(op.f('ix_connection_intervals_tenant_id'), table_name='connection_intervals')
     op.drop_table('connection_intervals')
-    op.drop_index('ix_webhook_events_unemitted', table_name='webhook_events', postgresql_where=sa.text('emitted_at is null'))
-    op.drop_index(op.f('ix_webhook_events_tenant_id'), table_name='webhook_events')
-    op.drop_table('webhook_events')
     op.drop_index(op.f('ix_social_accounts_tenant_id'), table_name='social_accounts')
     op.drop_table('social_accounts')
     op.drop_index(op.f('ix_notifications_tenant_id'), table_name='notifications')
@@ -422,3 +477,6 @@ def downgrade() -> None:
     op.drop_table('plan_prices')
     op.drop_table('webhook_subscriptions')
     op.drop_table('plans')
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION IF EXISTS postpipe_refuse_finalized_invoice_line_change()")
+        op.execute("DROP FUNCTION IF EXISTS postpipe_refuse_finalized_invoice_change()")

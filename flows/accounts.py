@@ -1,0 +1,44 @@
+"""Keeping social accounts in step with Postproxy."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import acreate_table_artifact
+
+from tasks.accounts import sync_tenant_accounts, tenants_to_sync
+
+MAX_PARALLEL_TENANTS = 8
+
+
+@flow(name="sync-accounts", flow_run_name="sync-accounts-{tenant_slug}")
+async def sync_accounts(tenant_slug: str | None = None) -> dict[str, Any]:
+    """List every tenant's profiles through its own scoped key and update accounts and connection intervals.
+
+    tenant_slug: sync only this tenant (default: every open tenant).
+    """
+    targets = tenants_to_sync(tenant_slug)
+    gate = asyncio.Semaphore(MAX_PARALLEL_TENANTS)
+
+    async def one(tenant_id: Any) -> dict[str, Any]:
+        async with gate:
+            return await sync_tenant_accounts(tenant_id)
+
+    results = await asyncio.gather(*(one(tid) for tid, _ in targets), return_exceptions=True)
+    report, failed = {}, {}
+    for (_, slug), result in zip(targets, results, strict=True):
+        if isinstance(result, BaseException):
+            failed[slug] = f"{type(result).__name__}: {result}"
+        else:
+            report[slug] = result
+    await acreate_table_artifact(
+        key="sync-accounts",
+        table=[{"tenant": s, **r} for s, r in report.items()] + [{"tenant": s, "error": e} for s, e in failed.items()],
+        description="Accounts synced from Postproxy, per tenant",
+    )
+    if failed:
+        get_run_logger().error("sync failed for %d tenant(s): %s", len(failed), failed)
+        raise RuntimeError(f"sync-accounts failed for: {', '.join(sorted(failed))}")
+    return report
