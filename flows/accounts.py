@@ -7,17 +7,23 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_table_artifact
+from prefect.runtime import flow_run
 
 from tasks.accounts import sync_tenant_accounts, tenants_to_sync
 
 MAX_PARALLEL_TENANTS = 8
 
 
-@flow(name="sync-accounts", flow_run_name="sync-accounts-{tenant_slug}")
+def _run_name() -> str:
+    return f"sync-accounts-{flow_run.parameters.get('tenant_slug') or 'all'}"
+
+
+@flow(name="sync-accounts", flow_run_name=_run_name)
 async def sync_accounts(tenant_slug: str | None = None) -> dict[str, Any]:
     """List every tenant's profiles through its own scoped key and update accounts and connection intervals.
 
-    tenant_slug: sync only this tenant (default: every open tenant).
+    Args:
+        tenant_slug: Sync only this tenant (leave empty for every open tenant).
     """
     targets = tenants_to_sync(tenant_slug)
     gate = asyncio.Semaphore(MAX_PARALLEL_TENANTS)

@@ -21,10 +21,11 @@ def _run_name() -> str:
 @flow(name="invoice-month", flow_run_name=_run_name)
 async def invoice_month(period: str | None = None, batch_size: int = BATCH_SIZE) -> dict[str, Any]:
     """Meter, price, render, number and finalize every tenant's invoice for a month.
-
-    period: the month to bill, YYYY-MM in each tenant's own time zone (default: the previous month in UTC).
-    batch_size: invoices stored per transaction.
     Re-running, or running twice at once, yields the same single invoice per tenant and period.
+
+    Args:
+        period: The month to bill, YYYY-MM, in each tenant's own time zone (empty: the previous month).
+        batch_size: Invoices stored per transaction.
     """
     logger = get_run_logger()
     billed = str(resolve_period(period))

@@ -32,11 +32,16 @@ async def onboard_tenant(
     redirect_url: str,
 ) -> dict[str, Any]:
     """Make a customer a tenant: record it, give it a Postproxy profile group and a scoped key, and hand out
-    one OAuth link per platform to connect.
+    one OAuth link per platform to connect. Safe to re-run with the same slug.
 
-    slug: short unique id (lowercase, digits, hyphens); name: display name; plan: a plan id (starter, growth,
-    agency); time_zone: IANA zone used for billing periods; admin_email: the tenant's first admin;
-    platforms: networks to connect; redirect_url: where the customer lands after OAuth (https).
+    Args:
+        slug: Short unique id of the tenant: lowercase letters, digits and inner hyphens (e.g. acme-co).
+        name: The customer's display name (the profile group is called "Customer: <name>").
+        plan: Plan id: starter, growth or agency.
+        time_zone: IANA time zone of the customer (e.g. Europe/Paris); billing months follow it.
+        admin_email: Email of the tenant's first admin.
+        platforms: Networks to connect, e.g. ["twitter", "instagram"] (OAuth networks only).
+        redirect_url: Where the customer lands after authorizing (https; http only for localhost).
     """
     request = validate_onboarding(
         dict(
@@ -62,7 +67,11 @@ async def onboard_tenant(
 
 @flow(name="offboard-tenant", flow_run_name="offboard-{slug}")
 async def offboard_tenant(slug: str) -> dict[str, Any]:
-    """Remove a tenant's profiles, group and key from Postproxy and close it; its history stays readable."""
+    """Remove a tenant's profiles, group and key from Postproxy and close it; its history stays readable.
+
+    Args:
+        slug: The tenant to close. Safe to re-run.
+    """
     tenant_id = find_tenant(slug)
     deleted = await delete_postproxy_objects(tenant_id)
     accounts_closed = close_tenant(tenant_id)

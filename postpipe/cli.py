@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -30,7 +31,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+PREFECT_DEFAULTS = {
+    # no network here: without this every Prefect server logs failed telemetry calls
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    # Prefect's temporary server needs longer than its 20 s default to start on a busy 2-core machine
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    for name, value in PREFECT_DEFAULTS.items():  # before any command imports prefect (it reads them once)
+        os.environ.setdefault(name, value)
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

@@ -72,16 +72,20 @@ def _apply_scope(session: Session, _transaction: Any, connection: Any) -> None:
     scope = session.info.get(_SCOPE_KEY)
     if scope is None or connection.dialect.name != "postgresql":
         return
-    role = get_settings().app_role
-    connection.execute(text(f'SET LOCAL ROLE "{role}"'))
     kind, value = scope
-    if kind == "tenant":
-        connection.execute(text("SELECT set_config('app.tenant_id', :t, true)"), {"t": value})
-        connection.execute(text("SELECT set_config('app.scope', 'tenant', true)"))
-    else:
-        connection.execute(text("SELECT set_config('app.tenant_id', '', true)"))
-        connection.execute(text("SELECT set_config('app.scope', 'system', true)"))
-        connection.execute(text("SELECT set_config('application_name', :r, true)"), {"r": f"postpipe:{value}"[:63]})
+    # one round trip: set_config('role', ..., true) is SET LOCAL ROLE
+    connection.execute(
+        text(
+            "SELECT set_config('role', :role, true), set_config('app.tenant_id', :tenant, true), "
+            "set_config('app.scope', :kind, true), set_config('application_name', :name, true)"
+        ),
+        {
+            "role": get_settings().app_role,
+            "tenant": value if kind == "tenant" else "",
+            "kind": kind,
+            "name": f"postpipe:{value if kind == 'system' else 'tenant'}"[:63],
+        },
+    )
 
 
 def _session_factory(url: str) -> sessionmaker[Session]:

@@ -10,7 +10,7 @@ from prefect import get_run_logger, task
 from postpipe.db import system_scope, tenant_scope
 from postpipe.models import utcnow
 from postpipe.postproxy import call_with_retries, tenant_client
-from postpipe.repositories import accounts, connection_requests, tenants
+from postpipe.repositories import accounts, connection_requests, posts, tenants
 
 
 @task(name="tenants-to-sync")
@@ -45,6 +45,9 @@ async def sync_tenant_accounts(tenant_id: uuid.UUID) -> dict[str, Any]:
             for p in profiles
         ]
         gone = accounts.disconnect_missing(session, tenant_id, [p.id for p in profiles], at=now)
+        for change in changes:
+            if change.opened_interval:
+                posts.clear_reconnect_flags(session, tenant_id, change.account.id)
         completed = sum(
             connection_requests.complete_for_platform(session, tenant_id, c.account.platform, c.account.id, at=now)
             for c in changes
