@@ -62,10 +62,8 @@ async def test_api_fault_delay_only(tenant: Tenant, sandbox: SandboxServer) -> N
     control(sandbox, "POST", "/sandbox/faults", {"scope": "api", "status": None, "count": 1, "delay_ms": 600})
     started = time.monotonic()
     assert (await tenant.client.posts.list()).total == 0  # delayed, not failed
-    assert time.monotonic() - started >= 0.6
-    started = time.monotonic()
-    await tenant.client.posts.list()
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started >= 0.6  # a lower bound only: a busy machine can only make it slower
+    assert control(sandbox, "GET", "/sandbox/faults").json()["data"] == []  # used up: the next call is not delayed
 
 
 async def test_platform_fault_fail_always_and_counted(tenant: Tenant, sandbox: SandboxServer) -> None:
