@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from postpipe.settings import get_settings
 
-
 _ENGINES: dict[str, Engine] = {}
 _FACTORIES: dict[str, sessionmaker[Session]] = {}
 

@@ -15,12 +15,12 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
 from postpipe import approvals as rules
+from postpipe import review
 from postpipe.db import system_scope, tenant_scope
-from postpipe.drafting import NewPost, create_post
 from postpipe.delivery_polling import apply_results, results_of
+from postpipe.drafting import NewPost, create_post
 from postpipe.models import utcnow
 from postpipe.postproxy import call_with_retries, idempotency_key, tenant_client
-from postpipe import review
 from postpipe.repositories import approvals, deliveries, notifications, posts
 from postpipe.repositories.posts import FINAL, PostInfo
 

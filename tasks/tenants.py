@@ -6,9 +6,9 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from postproxy._exceptions import NotFoundError
-from pydantic import SecretStr
 from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
+from pydantic import SecretStr
 
 from postpipe.db import system_scope
 from postpipe.models import utcnow

@@ -9,8 +9,8 @@ from __future__ import annotations
 import hashlib
 
 from . import events
-from .queue_slots import PRIORITY_RANK, jitter_seconds, slot_times
 from .platforms import permalink
+from .queue_slots import PRIORITY_RANK, jitter_seconds, slot_times
 from .records import PlatformPostRecord, PostRecord, QueueRecord
 from .state import SandboxState
 from .stats import METRICS, final_values, metric_values

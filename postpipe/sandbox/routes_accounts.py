@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .context import RequestContext
 from .connections import connect_profile, delete_profile
+from .context import RequestContext
 from .errors import invalid, not_found
 from .ids import new_secret_token
 from .platforms import OAUTH_PLATFORMS, PLATFORMS

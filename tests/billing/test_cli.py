@@ -8,8 +8,8 @@ import pytest
 
 from postpipe.cli import main
 
-from .test_invoices import _starter_tenant
 from .helpers import invoice_period
+from .test_invoices import _starter_tenant
 
 
 def test_show_prints_the_plain_text_invoice_and_writes_html(

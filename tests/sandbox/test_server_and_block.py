@@ -15,7 +15,6 @@ import pytest
 from blocks.postproxy import PostproxyCredentials
 from postpipe.sandbox import SandboxServer
 
-
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 

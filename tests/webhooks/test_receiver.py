@@ -11,8 +11,8 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
