@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import uuid
 from pathlib import Path
 
 from postpipe.billing.periods import PeriodFormatError, parse_period
 from postpipe.cli import CommandError
-from postpipe.db import system_scope, tenant_scope
-from postpipe.repositories import invoices, tenants
-from postpipe.repositories.tenants import TenantNotFoundError
+from postpipe.commands._lookup import find_tenant
+from postpipe.db import tenant_scope
+from postpipe.repositories import invoices
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,26 +22,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show.set_defaults(handler=show_invoice)
 
 
-def _find_tenant(reference: str) -> tenants.TenantInfo:
-    with system_scope("invoices show: find tenant") as session:
-        try:
-            return tenants.get(session, uuid.UUID(reference))
-        except ValueError:
-            pass
-        except TenantNotFoundError:
-            raise CommandError(f"tenant: no tenant with id {reference}") from None
-        found = tenants.find_by_slug(session, reference)
-    if found is None:
-        raise CommandError(f"tenant: no tenant with slug {reference!r}")
-    return found
-
-
 def show_invoice(args: argparse.Namespace) -> int:
     try:
         period = str(parse_period(args.period))
     except PeriodFormatError as exc:
         raise CommandError(str(exc)) from None
-    tenant = _find_tenant(args.tenant)
+    tenant = find_tenant(args.tenant)
     with tenant_scope(tenant.id) as session:
         record = invoices.get(session, tenant.id, period)
     if record is None:

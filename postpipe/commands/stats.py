@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -13,9 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from postpipe.cli import CommandError
-from postpipe.db import system_scope
-from postpipe.repositories import tenants
-from postpipe.repositories.tenants import TenantNotFoundError
+from postpipe.commands._lookup import find_tenant
 from postpipe.stats_report import (
     COMMON_METRICS,
     StatsReport,
@@ -49,25 +46,11 @@ def parse_since(text: str | None) -> datetime | None:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
-def _find_tenant(reference: str) -> tenants.TenantInfo:
-    with system_scope("stats report: find tenant") as session:
-        try:
-            return tenants.get(session, uuid.UUID(reference))
-        except ValueError:
-            pass
-        except TenantNotFoundError:
-            raise CommandError(f"tenant: no tenant with id {reference}") from None
-        found = tenants.find_by_slug(session, reference)
-    if found is None:
-        raise CommandError(f"tenant: no tenant with slug {reference!r}")
-    return found
-
-
 def show_report(args: argparse.Namespace) -> int:
     since = parse_since(args.since)
     if args.top < 0:
         raise CommandError(f"--top: must be 0 or more, got {args.top}")
-    tenant = _find_tenant(args.tenant)
+    tenant = find_tenant(args.tenant)
     report = build_report(tenant.id, tenant.slug, since=since, top=args.top)
     console = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
     print_report(console, report)

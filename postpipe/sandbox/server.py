@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import signal
-import socket
 import threading
-import time
 from datetime import datetime
 from types import TracebackType
 from typing import Callable
 
-import uvicorn
+from postpipe.loopback_server import ThreadedServer
 
 from .app import build_app
 from .config import SandboxConfig
@@ -20,31 +17,6 @@ from .engine import SandboxEngine
 from .state import SandboxState
 
 logger = logging.getLogger(__name__)
-
-_START_TIMEOUT_SECONDS = 10.0
-
-
-class _PromptServer(uvicorn.Server):
-    """uvicorn.Server that notices ``should_exit`` within ~10 ms and skips the graceful drain, so stop() is quick."""
-
-    async def main_loop(self) -> None:
-        counter = 0
-        while not await self.on_tick(counter):
-            counter = (counter + 1) % 864000
-            await asyncio.sleep(0.01)
-
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        """Close listeners and connections at once; a test double needs no graceful drain."""
-        for server in self.servers:
-            server.close()
-        for sock in sockets or []:
-            sock.close()
-        for connection in list(self.server_state.connections):
-            connection.shutdown()
-        await asyncio.sleep(0)
-        for task in list(self.server_state.tasks):
-            task.cancel()
-
 
 class SandboxServer:
     """A Postproxy-compatible API on loopback, served by uvicorn in a daemon thread.
@@ -62,9 +34,7 @@ class SandboxServer:
         self.host = host
         self._requested_port = port
         self.engine = SandboxEngine(account_key=account_key, config=config)
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._socket: socket.socket | None = None
+        self._http = ThreadedServer(name="postproxy-sandbox-http", host=host, graceful=False, start_timeout=10.0)
         self.port: int | None = None
 
     @property
@@ -88,51 +58,16 @@ class SandboxServer:
         return self.engine.advance(seconds)
 
     def start(self) -> SandboxServer:
-        if self._thread is not None:
+        if self._http.running:
             return self
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.bind((self.host, self._requested_port))
-        sock.listen(128)
-        self._socket = sock
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            build_app(self.engine),
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=1,
-            timeout_keep_alive=5,
-        )
-        server = _PromptServer(config)
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="postproxy-sandbox-http", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + _START_TIMEOUT_SECONDS
-        while not server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("the sandbox HTTP server did not start")
-            time.sleep(0.005)
+        self.port = self._http.start(build_app(self.engine), self._requested_port)
         self.engine.start_ticker()
         logger.info("Postproxy sandbox listening on %s", self.base_url)
         return self
 
     def stop(self) -> None:
         self.engine.stop()
-        if self._server is not None:
-            self._server.should_exit = True
-            self._server.force_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=2.0)
-        if self._socket is not None:
-            self._socket.close()
-        self._server = None
-        self._thread = None
-        self._socket = None
+        self._http.stop()
 
     def __enter__(self) -> SandboxServer:
         return self.start()

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -41,3 +43,13 @@ FlowInThread = BackgroundFlow
 
 def wait_until_paused(post_id: uuid.UUID, timeout: float = 30) -> uuid.UUID:
     return _wait_until_paused(post_id, timeout=timeout)
+
+
+def wait_for(condition: Any, timeout: float = 20.0) -> None:
+    """Poll ``condition`` until it holds (webhooks arrive asynchronously)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError("condition not met in time")

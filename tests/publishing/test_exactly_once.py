@@ -17,7 +17,7 @@ from postpipe.postproxy import idempotency_key
 from postpipe.repositories import deliveries, posts
 from postpipe.sandbox import SandboxServer
 from tasks.publishing import ensure_draft, publish_post, record_decision, review_status
-from tests.publishing.conftest import FlowInThread, wait_until_paused
+from tests.publishing.conftest import FlowInThread, wait_for, wait_until_paused
 from tests.publishing.test_pipeline import TEAM, delivery_states, fault, new_post, post_of, postproxy_posts
 from tests.tenants import connected_tenant
 
@@ -52,7 +52,7 @@ def test_queued_post_takes_the_next_slot_in_the_queue_time_zone(world: SandboxSe
     slot = datetime.fromisoformat(str(remote.scheduled_at)).astimezone(__import__("zoneinfo").ZoneInfo("America/New_York"))
     assert (slot.hour, slot.minute) == (9, 30)
     world.advance((slot - world.now()).total_seconds() + 120)
-    _wait(lambda: delivery_states(post_id)["twitter"][0] == "published")
+    wait_for(lambda: delivery_states(post_id)["twitter"][0] == "published")
 
 
 def test_crash_at_every_step_boundary_then_rerun_publishes_exactly_once(world: SandboxServer) -> None:
@@ -151,14 +151,3 @@ def test_ten_tenants_publish_at_once_each_seeing_only_its_own(world: SandboxServ
         with system_scope("test") as session:
             assert [d.status for d in deliveries.for_post(session, post_id)] == ["published"]
             assert posts.get(session, post_id).tenant_id == tenant.id
-
-
-def _wait(condition, timeout: float = 20.0) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")

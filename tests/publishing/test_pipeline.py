@@ -17,7 +17,7 @@ from postpipe.db import system_scope
 from postpipe.drafting import NewPost, PostValidationError, create_post
 from postpipe.repositories import approvals, deliveries, posts
 from postpipe.sandbox import SandboxServer
-from tests.publishing.conftest import FlowInThread, wait_until_paused
+from tests.publishing.conftest import FlowInThread, wait_for, wait_until_paused
 from tests.tenants import connected_tenant
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -162,7 +162,7 @@ def test_scheduled_post_publishes_when_the_sandbox_clock_reaches_it(world: Sandb
     assert run.join()["status"] == "scheduled"  # the run ends once Postproxy holds it
     assert delivery_states(post_id) == {"twitter": ("pending", None)}
     world.advance(3 * 3600 + 60)
-    _wait_for(lambda: delivery_states(post_id)["twitter"][0] == "published")
+    wait_for(lambda: delivery_states(post_id)["twitter"][0] == "published")
 
 
 def test_bad_posts_are_refused_before_anything_is_stored(world: SandboxServer) -> None:
@@ -178,14 +178,3 @@ def test_bad_posts_are_refused_before_anything_is_stored(world: SandboxServer) -
                                          targets=[other.profiles["twitter"]]))
     with system_scope("test") as session:
         assert posts.count_by_status(session) == {}
-
-
-def _wait_for(condition, timeout: float = 20.0) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")
