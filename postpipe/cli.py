@@ -47,6 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if not args.verbose:  # one line per HTTP request drowns what the user came to read
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         result = args.handler(args)
     except CommandError as exc:

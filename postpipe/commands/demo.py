@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import time
 from pathlib import Path
 
@@ -28,6 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from postpipe.demo import print_summary, reset_output, run_demo
 
+    # the progress bar and the summary tell the story; log lines below WARNING would bury them
+    for handler in logging.root.handlers:
+        handler.setLevel(logging.WARNING)
     console = Console()
     output: Path = args.output.resolve()
     reset_output(output)
