@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 
 from postpipe.db import system_scope, tenant_scope
 from postpipe.models import utcnow
@@ -13,7 +14,7 @@ from postpipe.postproxy import call_with_retries, tenant_client
 from postpipe.repositories import accounts, connection_requests, posts, tenants
 
 
-@task(name="tenants-to-sync")
+@task(name="tenants-to-sync", cache_policy=NO_CACHE)
 def tenants_to_sync(slug: str | None) -> list[tuple[uuid.UUID, str]]:
     """Tenants whose accounts to sync: one by slug, or every open tenant that has a scoped key."""
     with system_scope("sync-accounts: list tenants") as session:
@@ -23,7 +24,7 @@ def tenants_to_sync(slug: str | None) -> list[tuple[uuid.UUID, str]]:
         return [(t.id, t.slug) for t in tenants.list_tenants(session) if t.has_api_key]
 
 
-@task(name="sync-tenant-accounts")
+@task(name="sync-tenant-accounts", cache_policy=NO_CACHE)
 async def sync_tenant_accounts(tenant_id: uuid.UUID) -> dict[str, Any]:
     """List the tenant's profiles with its scoped key and record accounts, intervals and completed links."""
     async with tenant_client(tenant_id) as client:

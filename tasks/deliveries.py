@@ -20,7 +20,7 @@ from postpipe.webhooks.events import EmissionError, PrefectEventSink, emit_store
 SCOPE = "reconcile deliveries"
 
 
-@task(name="rematch-unmatched-events")
+@task(name="rematch-unmatched-events", cache_policy=NO_CACHE)
 def rematch_unmatched_events(limit: int = 500) -> list[str]:
     """Match stored events again whose post or profile was unknown when they arrived; returns their event ids."""
     with system_scope(SCOPE) as session:
@@ -52,7 +52,7 @@ async def emit_stored_events(grace_seconds: int = 60, limit: int = 1000) -> int:
         raise
 
 
-@task(name="unfinished-deliveries")
+@task(name="unfinished-deliveries", cache_policy=NO_CACHE)
 def unfinished_deliveries(deadline_minutes: int, limit: int = 500) -> list[deliveries.UnfinishedDelivery]:
     """Deliveries still not published or failed after the deadline since their creation or last news."""
     with system_scope(SCOPE) as session:
@@ -67,14 +67,14 @@ async def poll_postproxy_post(tenant_id: uuid.UUID, postproxy_post_id: str) -> l
     return results_of(found, now=utcnow())
 
 
-@task(name="apply-polled-results")
+@task(name="apply-polled-results", cache_policy=NO_CACHE)
 def apply_polled_results(results: list[PolledResult]) -> list[dict[str, Any]]:
     """Apply polled outcomes through the same forward-only path as webhooks; returns what changed."""
     with system_scope(SCOPE) as session:
         return apply_results(session, results)
 
 
-@task(name="list-unmatched-events")
+@task(name="list-unmatched-events", cache_policy=NO_CACHE)
 def list_unmatched_events(limit: int = 50) -> list[dict[str, str]]:
     """Stored events that belong to no tenant, newest first (for the operator)."""
     with system_scope(SCOPE) as session:

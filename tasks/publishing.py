@@ -12,6 +12,7 @@ from postproxy import PlatformParams
 from postproxy._exceptions import ConflictError
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from postpipe import approvals as rules
@@ -37,7 +38,7 @@ def load(post_id: uuid.UUID) -> PostInfo:
         return posts.get(session, post_id)
 
 
-@task(name="store-new-post")
+@task(name="store-new-post", cache_policy=NO_CACHE)
 def store_new_post(request: NewPost) -> uuid.UUID:
     """Validate a new post against the tenant's members, accounts and platform rules, and store it."""
     with system_scope("create post") as session:
@@ -46,7 +47,7 @@ def store_new_post(request: NewPost) -> uuid.UUID:
     return post.id
 
 
-@task(name="start-pipeline")
+@task(name="start-pipeline", cache_policy=NO_CACHE)
 def start_pipeline(post_id: uuid.UUID) -> str:
     """Attach this flow run to the post (so reviewers can resume it) and return the post's status."""
     tenant_id = _tenant_of(post_id)
@@ -65,7 +66,7 @@ def _draft_fields(post: PostInfo) -> dict[str, Any]:
     }
 
 
-@task(name="ensure-draft")
+@task(name="ensure-draft", cache_policy=NO_CACHE)
 async def ensure_draft(post_id: uuid.UUID) -> str:
     """Create the Postproxy draft once (Idempotency-Key from the post id) and keep it equal to the content."""
     post = load(post_id)
@@ -105,7 +106,7 @@ async def ensure_draft(post_id: uuid.UUID) -> str:
     return post.postproxy_post_id
 
 
-@task(name="review-status")
+@task(name="review-status", cache_policy=NO_CACHE)
 def review_status(post_id: uuid.UUID) -> dict[str, Any]:
     """Where the review stands: the step waiting for approvals, how many, until when (the deadline starts now)."""
     post = load(post_id)
@@ -131,7 +132,7 @@ def review_status(post_id: uuid.UUID) -> dict[str, Any]:
         }
 
 
-@task(name="record-decision")
+@task(name="record-decision", cache_policy=NO_CACHE)
 def record_decision(post_id: uuid.UUID, decision: str, reviewer: str, comment: str) -> dict[str, Any]:
     """Judge a reviewer's decision against the policy and record it, accepted or refused, with the reason."""
     post = load(post_id)
@@ -146,7 +147,7 @@ def record_decision(post_id: uuid.UUID, decision: str, reviewer: str, comment: s
     return {"accepted": reason is None, "reason": reason, "decision": decision}
 
 
-@task(name="expire-post")
+@task(name="expire-post", cache_policy=NO_CACHE)
 def expire_post(post_id: uuid.UUID, reason: str) -> None:
     """The review waited too long, or the scheduled time passed: the post will not be published."""
     post = load(post_id)
@@ -156,7 +157,7 @@ def expire_post(post_id: uuid.UUID, reason: str) -> None:
     get_run_logger().warning("post %s expired: %s", post_id, reason)
 
 
-@task(name="check-schedule")
+@task(name="check-schedule", cache_policy=NO_CACHE)
 def check_schedule(post_id: uuid.UUID) -> str:
     """'on_time'; or, for a scheduled post approved after its time, the tenant's policy: 'publish_now' or 'expired'."""
     post = load(post_id)
@@ -171,7 +172,7 @@ def check_schedule(post_id: uuid.UUID) -> str:
     return "publish_now"
 
 
-@task(name="publish-post")
+@task(name="publish-post", cache_policy=NO_CACHE)
 async def publish_post(post_id: uuid.UUID, publish_now: bool) -> str:
     """Hand the approved draft to Postproxy: now, at its scheduled time, or into its queue (exactly once)."""
     post = load(post_id)
@@ -203,7 +204,7 @@ async def publish_post(post_id: uuid.UUID, publish_now: bool) -> str:
     return status
 
 
-@task(name="confirm-deliveries")
+@task(name="confirm-deliveries", cache_policy=NO_CACHE)
 async def confirm_deliveries(post_id: uuid.UUID, deadline_seconds: float, poll_seconds: float) -> dict[str, str]:
     """Wait for every platform's outcome: webhooks move the deliveries; polling the post is the fallback."""
     post = load(post_id)
@@ -223,7 +224,7 @@ async def confirm_deliveries(post_id: uuid.UUID, deadline_seconds: float, poll_s
             apply_results(session, results_of(remote, now=utcnow()))
 
 
-@task(name="settle-handed-over-posts")
+@task(name="settle-handed-over-posts", cache_policy=NO_CACHE)
 def settle_handed_over_posts() -> dict[str, str]:
     """Scheduled, queued and publishing posts whose every delivery ended get their final state."""
     with system_scope("settle handed-over posts") as session:
@@ -233,7 +234,7 @@ def settle_handed_over_posts() -> dict[str, str]:
     return {str(k): v for k, v in settled.items()}
 
 
-@task(name="finish-post")
+@task(name="finish-post", cache_policy=NO_CACHE)
 def finish_post(post_id: uuid.UUID) -> dict[str, Any]:
     """Settle the post's final state from its deliveries, report every platform, notify on failures."""
     post = load(post_id)
@@ -277,7 +278,7 @@ def finish_post(post_id: uuid.UUID) -> dict[str, Any]:
     }
 
 
-@task(name="expire-overdue-reviews")
+@task(name="expire-overdue-reviews", cache_policy=NO_CACHE)
 def expire_overdue_reviews() -> list[str]:
     """Posts whose review step waited past its timeout expire (a suspended run has no process to notice)."""
     with system_scope("expire overdue reviews") as session:

@@ -28,7 +28,7 @@ class DisconnectedAccount:
     status: str
 
 
-@task(name="expire-account")
+@task(name="expire-account", cache_policy=NO_CACHE)
 def expire_account(profile_id: str) -> DisconnectedAccount | None:
     """Mark the account expired and close its connection interval (if the receiver has not); None if unknown."""
     with system_scope(SCOPE) as session:
@@ -70,7 +70,7 @@ async def create_reconnection_link(account: DisconnectedAccount, redirect_url: s
     return request.id, response.url
 
 
-@task(name="hold-posts-for-reconnect")
+@task(name="hold-posts-for-reconnect", cache_policy=NO_CACHE)
 def hold_posts_for_reconnect(tenant_id: uuid.UUID, account_id: uuid.UUID) -> list[uuid.UUID]:
     """Flag the tenant's unpublished posts that target the account as needing a reconnection."""
     with system_scope(SCOPE) as session:
@@ -87,7 +87,7 @@ class FailedDelivery:
     error: str
 
 
-@task(name="find-failed-delivery")
+@task(name="find-failed-delivery", cache_policy=NO_CACHE)
 def find_failed_delivery(postproxy_post_id: str, profile_id: str) -> FailedDelivery | None:
     """The delivery a failure event is about, if it is recorded as failed."""
     with system_scope("notify delivery failure") as session:

@@ -154,14 +154,14 @@ class PostproxyPacing:
             await self._client.renew_concurrency_lease(lease_id, self._lease_seconds)
 
 
-@task(name="tenants-for-stats")
+@task(name="tenants-for-stats", cache_policy=NO_CACHE)
 def tenants_for_stats() -> list[CollectTarget]:
     """Active tenants with a scoped Postproxy key."""
     with system_scope("collect-stats: list tenants") as session:
         return stats.tenants_to_collect(session)
 
 
-@task(name="ensure-stats-limits")
+@task(name="ensure-stats-limits", cache_policy=NO_CACHE)
 async def ensure_stats_limits(api_key_ids: list[str]) -> int:
     """Create the shared rate limit and each key's concurrency limit where missing; returns the rate limit's size."""
     wanted: dict[str, tuple[int, float | None]] = {GLOBAL_RATE_LIMIT: (GLOBAL_RATE_LIMIT_SLOTS, GLOBAL_RATE_LIMIT_DECAY_PER_SECOND)}
@@ -227,7 +227,7 @@ async def collect_tenant_stats(target: CollectTarget, window_start: datetime, pa
     return result
 
 
-@task(name="publish-stats-report")
+@task(name="publish-stats-report", cache_policy=NO_CACHE)
 async def publish_stats_report(
     rows: list[dict[str, Any]], top_posts: list[TopPost], failed: dict[str, str], lookback_days: int
 ) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from postproxy._exceptions import NotFoundError
 from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
 from pydantic import SecretStr
 
 from postpipe.db import system_scope
@@ -20,7 +21,7 @@ from postpipe.settings import get_settings
 WEBHOOK_EVENTS = ["*"]
 
 
-@task(name="validate-onboarding")
+@task(name="validate-onboarding", cache_policy=NO_CACHE)
 def validate_onboarding(params: dict[str, object]) -> OnboardingRequest:
     """Check every onboarding parameter before anything is written or sent."""
     with system_scope("onboarding: read plans") as session:
@@ -28,7 +29,7 @@ def validate_onboarding(params: dict[str, object]) -> OnboardingRequest:
     return validate_request(plan_ids, **params)
 
 
-@task(name="save-tenant")
+@task(name="save-tenant", cache_policy=NO_CACHE)
 def save_tenant(request: OnboardingRequest) -> uuid.UUID:
     """Upsert the tenant, its admin member and its approval policy."""
     with system_scope("onboarding: save tenant") as session:
@@ -39,7 +40,7 @@ def save_tenant(request: OnboardingRequest) -> uuid.UUID:
         return tenant.id
 
 
-@task(name="ensure-profile-group")
+@task(name="ensure-profile-group", cache_policy=NO_CACHE)
 async def ensure_profile_group(tenant_id: uuid.UUID) -> str:
     """Create the tenant's Postproxy profile group once (Idempotency-Key from the tenant id)."""
     with system_scope("onboarding: read tenant") as session:
@@ -59,7 +60,7 @@ async def ensure_profile_group(tenant_id: uuid.UUID) -> str:
     return group.id
 
 
-@task(name="ensure-scoped-key")
+@task(name="ensure-scoped-key", cache_policy=NO_CACHE)
 async def ensure_scoped_key(tenant_id: uuid.UUID) -> str:
     """Create the tenant's group-scoped API key once and store it encrypted; returns the key id."""
     with system_scope("onboarding: read tenant") as session:
@@ -91,7 +92,7 @@ async def ensure_scoped_key(tenant_id: uuid.UUID) -> str:
     return created.id
 
 
-@task(name="ensure-webhook-subscription")
+@task(name="ensure-webhook-subscription", cache_policy=NO_CACHE)
 async def ensure_webhook_subscription() -> str:
     """Make sure the installation's account-wide webhook points at postpipe's receiver (created once)."""
     url = get_settings().webhook_public_url
@@ -122,7 +123,7 @@ async def ensure_webhook_subscription() -> str:
     return hook.id
 
 
-@task(name="request-connections")
+@task(name="request-connections", cache_policy=NO_CACHE)
 async def request_connections(tenant_id: uuid.UUID, platforms: tuple[str, ...], redirect_url: str) -> list[dict[str, str]]:
     """Start an OAuth connection per platform not yet connected; reuse a pending link instead of a new one."""
     with system_scope("onboarding: read connections") as session:
@@ -150,7 +151,7 @@ async def request_connections(tenant_id: uuid.UUID, platforms: tuple[str, ...], 
     return links
 
 
-@task(name="activate-tenant")
+@task(name="activate-tenant", cache_policy=NO_CACHE)
 def activate_tenant(tenant_id: uuid.UUID) -> None:
     """Mark an onboarded tenant active (a closed tenant stays closed)."""
     with system_scope("onboarding: activate") as session:
@@ -158,7 +159,7 @@ def activate_tenant(tenant_id: uuid.UUID) -> None:
             tenants.set_status(session, tenant_id, "active")
 
 
-@task(name="publish-connection-links")
+@task(name="publish-connection-links", cache_policy=NO_CACHE)
 def publish_connection_links(slug: str, links: list[dict[str, str]]) -> None:
     """Give the operator a table of the OAuth links to send to the customer."""
     create_table_artifact(
@@ -171,14 +172,14 @@ def publish_connection_links(slug: str, links: list[dict[str, str]]) -> None:
 # ------------------------------------------------------------------------------------------------ offboarding
 
 
-@task(name="find-tenant")
+@task(name="find-tenant", cache_policy=NO_CACHE)
 def find_tenant(slug: str) -> uuid.UUID:
     """The id of the tenant with this slug (a clear error if there is none)."""
     with system_scope("find tenant") as session:
         return tenants.get_by_slug(session, slug).id
 
 
-@task(name="delete-postproxy-objects")
+@task(name="delete-postproxy-objects", cache_policy=NO_CACHE)
 async def delete_postproxy_objects(tenant_id: uuid.UUID) -> dict[str, int]:
     """Revoke the scoped key, then delete the group's profiles and the group (404 means already gone)."""
     with system_scope("offboarding: read tenant") as session:
@@ -213,7 +214,7 @@ async def _delete_if_present(delete: Callable[[], Awaitable[object]]) -> int:
     return 1
 
 
-@task(name="close-tenant")
+@task(name="close-tenant", cache_policy=NO_CACHE)
 def close_tenant(tenant_id: uuid.UUID) -> int:
     """Mark the tenant closed, forget its key and disconnect its accounts; history stays. Returns accounts closed."""
     with system_scope("offboarding: close tenant") as session:
