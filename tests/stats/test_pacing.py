@@ -31,12 +31,12 @@ def test_key_slots_are_strict_held_and_released(prefect_harness: None) -> None:
             with pytest.raises(ConcurrencySlotAcquisitionError, match="must be created"):
                 async with pacing.key_slot("never-created"):
                     pass
-            with pytest.raises(ConcurrencySlotAcquisitionError):
-                await pacing.permit()  # the rate limit does not exist: strict, not silently unlimited
             assert pacing.key_acquisitions == 1
-            await client.upsert_global_concurrency_limit_by_name(rate_name, 10, slot_decay_per_second=5.0)
-            # a generous timeout here: a loaded machine may wait for the rate limit's slots to decay
+            # generous timeouts from here on: answers (and slot decay) take longer on a loaded machine
             patient = PostproxyPacing(client, rate_limit_name=rate_name, block=2, timeout_seconds=60)
+            with pytest.raises(ConcurrencySlotAcquisitionError):
+                await patient.permit()  # the rate limit does not exist: strict, not silently unlimited
+            await client.upsert_global_concurrency_limit_by_name(rate_name, 10, slot_decay_per_second=5.0)
             for _ in range(5):
                 await patient.permit()
             assert patient.rate_acquisitions == 3  # blocks of 2 slots
