@@ -30,7 +30,7 @@ TERMINAL_DELIVERY = ("published", "failed")
 
 def _tenant_of(post_id: uuid.UUID) -> uuid.UUID:
     with system_scope("publishing: find the post's tenant") as session:
-        return posts.get(session, post_id).tenant_id
+        return posts.tenant_of(session, post_id)
 
 
 def load(post_id: uuid.UUID) -> PostInfo:

@@ -11,9 +11,7 @@ import sqlalchemy as sa
 
 
 def _run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, **env}
-    full_env.pop("POSTPIPE_DATABASE_URL", None)
-    full_env.update(env)
+    full_env = {k: v for k, v in os.environ.items() if k != "POSTPIPE_DATABASE_URL"} | env
     return subprocess.run(
         [sys.executable, "-m", "postpipe", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=120
     )

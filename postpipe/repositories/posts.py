@@ -151,6 +151,14 @@ def create(
     return _info(session, post)
 
 
+def tenant_of(session: Session, post_id: uuid.UUID) -> uuid.UUID:
+    """The tenant a post belongs to (one column; for opening that tenant's scope)."""
+    tenant_id = session.scalar(select(Post.tenant_id).where(Post.id == post_id))
+    if tenant_id is None:
+        raise PostNotFoundError(f"no post with id {post_id}")
+    return tenant_id
+
+
 def get(session: Session, post_id: uuid.UUID) -> PostInfo:
     return _info(session, _load(session, post_id))
 
