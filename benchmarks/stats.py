@@ -188,7 +188,8 @@ def run_flow(parallel: int, prefect_db: str) -> dict[str, Any]:
     first, again = first_state.result(), again_state.result()
     return {"seconds": seconds, "snapshots": first["snapshots_added"], "rerun_seconds": rerun_seconds,
             "rerun_snapshots": again["snapshots_added"], "peak_rss_mb": _peak_rss_mb(),
-            "rate_limit_acquisitions": first["rate_limit_acquisitions"]}
+            "rate_limit_acquisitions": first["rate_limit_acquisitions"],
+            "key_slot_acquisitions": first["key_slot_acquisitions"]}
 
 
 # ---------------------------------------------------------------- contestant: the plain script
@@ -349,7 +350,8 @@ def coordinate(args: argparse.Namespace) -> None:
     for prefect_db, flow in flows.items():
         print(f"collect-stats flow ({labels[prefect_db]}): {flow['seconds']:.1f} s, {flow['snapshots']} snapshots "
               f"({flow['snapshots'] / flow['seconds']:.0f}/s), peak RSS {flow['peak_rss_mb']:.0f} MB, "
-              f"{flow['rate_limit_acquisitions']} rate-limit acquisitions; ratio flow/plain "
+              f"{flow['rate_limit_acquisitions']} rate-limit and {flow['key_slot_acquisitions']} key-slot acquisitions; "
+              f"ratio flow/plain "
               f"{flow['seconds'] / plain['seconds']:.2f} (target <= 1.5)")
         print(f"  re-run over the same period: {flow['rerun_seconds']:.1f} s, {flow['rerun_snapshots']} snapshots added")
     print(f"expected snapshots: {expected}")

@@ -7,18 +7,16 @@ from datetime import timedelta
 from typing import Any
 
 from prefect import flow, get_run_logger
-from prefect.client.orchestration import get_client
 from prefect.states import Failed, State
 
 from postpipe.models import utcnow
+from postpipe.repositories.stats import CollectTarget
 from postpipe.stats_collection import TenantStatsResult, TopPost, describe_failure
 from tasks.stats import (
-    GLOBAL_RATE_LIMIT,
-    PACING_BLOCK,
-    PostproxyPacing,
     collect_tenant_stats,
     ensure_stats_limits,
     publish_stats_report,
+    stats_pacing,
     tenants_for_stats,
 )
 
@@ -41,12 +39,11 @@ async def collect_stats(lookback_days: int = 30, max_parallel_tenants: int = 16)
     targets = await asyncio.to_thread(tenants_for_stats)
     rate_slots = await ensure_stats_limits([t.api_key_id for t in targets])
     gate = asyncio.Semaphore(max_parallel_tenants)
-    async with get_client() as prefect:
-        pacing = PostproxyPacing(prefect, rate_limit_name=GLOBAL_RATE_LIMIT, block=min(PACING_BLOCK, rate_slots))
+    async with stats_pacing(targets, rate_slots=rate_slots, parallel=max_parallel_tenants) as pacing:
 
-        async def one(target: Any) -> TenantStatsResult:
-            async with gate:
-                return await collect_tenant_stats(target, window_start, pacing)
+        async def one(target: CollectTarget) -> TenantStatsResult:
+            async with gate, pacing.key_slot(target):
+                return await collect_tenant_stats(target, window_start, pacing.rate)
 
         outcomes = await asyncio.gather(*(one(t) for t in targets), return_exceptions=True)
     rows: list[dict[str, Any]] = []
@@ -65,7 +62,8 @@ async def collect_stats(lookback_days: int = 30, max_parallel_tenants: int = 16)
         "window_start": window_start.isoformat(),
         "tenants": len(targets),
         "snapshots_added": sum(r.get("snapshots_added", 0) for r in rows),
-        "rate_limit_acquisitions": pacing.rate_acquisitions,
+        "rate_limit_acquisitions": pacing.rate.acquisitions,
+        "key_slot_acquisitions": pacing.keys.acquisitions,
         "per_tenant": rows,
         "top_posts": [
             {"tenant": p.tenant, "post_id": str(p.post_id), "postproxy_post_id": p.postproxy_post_id,

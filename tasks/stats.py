@@ -1,40 +1,38 @@
 """Tasks of the ``collect-stats`` flow: which tenants, the Prefect limits that pace Postproxy, one tenant's
 collection (a handful of requests and one set-based insert), and the run's artifacts.
 
-Pacing uses Prefect global concurrency limits, acquired with ``strict=True`` on purpose: a limit that is
-missing must not silently turn into "unlimited" (the default ``strict=False`` only logs a warning). The flow
-creates missing limits itself before fanning out (``ensure_stats_limits``); values an operator has tuned are
-never overwritten.
+Pacing (``postpipe.pacing``) uses Prefect global concurrency limits, acquired strictly: a missing limit is an
+error, never a silent "unlimited". The flow creates missing limits itself before fanning out
+(``ensure_stats_limits``); values an operator has tuned are never overwritten.
 
-- ``postproxy-api-rate``: a rate limit shared by everything that calls Postproxy. Every acquisition is a round
-  trip to the Prefect API, and Prefect's client serializes the acquisitions of one limit name, so one acquisition
-  per request would make the limit itself the bottleneck (measured: ~70 ms each, well below the configured
-  rate). ``PostproxyPacing`` therefore takes slots in blocks (coarse pacing) and hands them out to requests
-  locally: one Prefect call per ``PACING_BLOCK`` requests.
-- ``postproxy-key-<api key id>``: a concurrency limit per Postproxy key, held while the tenant is collected.
+- ``postproxy-api-rate``: a rate limit shared by everything that calls Postproxy, taken in blocks of
+  requests (one Prefect call per block, the next block fetched ahead).
+- ``postproxy-key-<api key id>``: a concurrency limit per Postproxy key, held while its tenant is collected
+  (taken for groups of tenants in one lease, in the order the run collects them).
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 from prefect import get_run_logger, task
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.client.orchestration import PrefectClient, get_client
+from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
-from prefect.concurrency.asyncio import ConcurrencySlotAcquisitionError, rate_limit
+from prefect.client.schemas.objects import ConcurrencyLeaseHolder
+from prefect.context import FlowRunContext
 from prefect.exceptions import ObjectAlreadyExists
 
 from postpipe.db import system_scope, tenant_scope
 from postpipe.models import utcnow
+from postpipe.pacing import KeySlots, LimitCalls, RateBlocks
 from postpipe.postproxy import call_with_retries, tenant_client
 from postpipe.repositories import stats
 from postpipe.repositories.stats import CollectionPlan, CollectTarget, SnapshotRow
@@ -54,11 +52,14 @@ KEY_LIMIT_PREFIX = "postproxy-key-"
 KEY_LIMIT_SLOTS = 2
 """Concurrent holders per Postproxy key when the flow has to create the key's limit."""
 SLOT_TIMEOUT_SECONDS = 600.0
-LEASE_SECONDS = 300.0
-"""Lease of a key slot; renewed at half-time while the tenant is being collected."""
 """Longest wait for a Prefect slot before the tenant is reported as failed (the next run retries)."""
-PACING_BLOCK = 25
-"""Requests covered by one acquisition of the shared rate limit (capped by the limit's size)."""
+LEASE_SECONDS = 300.0
+"""Lease of key slots; renewed at half-time while held."""
+MAX_PACING_BLOCK = 100
+"""Most requests covered by one acquisition of the shared rate limit; a block is at most half the limit's size,
+so that the block in use and the one fetched ahead never exceed its burst."""
+KEY_GROUPS_PER_WINDOW = 4
+"""Key slots are taken for this many times ``max_parallel_tenants`` tenants per request."""
 REFETCH_OVERLAP = timedelta(hours=2)
 """How far before a post's latest snapshot a later run asks again, so that late records still land."""
 _PAGE = 200
@@ -68,90 +69,38 @@ def key_limit_name(api_key_id: str) -> str:
     return f"{KEY_LIMIT_PREFIX}{api_key_id}"
 
 
-class PostproxyPacing:
-    """The run's pacing of Postproxy calls with Prefect global limits, through one Prefect client.
+@dataclass
+class StatsPacing:
+    """The run's pacing: the shared Postproxy rate limit and each tenant key's concurrency limit."""
 
-    ``permit()`` before each request: slots of the shared rate limit are taken ``block`` at a time and handed
-    out locally (slots left unused at the end of the run were still counted: pacing errs on the safe side).
-    ``key_slot(api_key_id)`` holds one slot of the key's concurrency limit, as a lease renewed while held.
+    rate: RateBlocks
+    keys: KeySlots
 
-    Why not ``prefect.concurrency.asyncio.concurrency()`` for the key limits: it starts one acquisition
-    service, with a Prefect client of its own, per distinct limit name; with one name per tenant that cost
-    ~0.28 s per tenant in the benchmark, four times the tenant's actual work. Here every tenant's acquire and
-    release are two requests on the run's one client. Semantics are kept: a missing limit is an error (strict),
-    ``423 Locked`` waits for the server's Retry-After, and waiting longer than ``timeout_seconds`` fails.
-    """
+    def key_slot(self, target: CollectTarget) -> AbstractAsyncContextManager[None]:
+        return self.keys.hold(key_limit_name(target.api_key_id))
 
-    def __init__(
-        self,
-        client: PrefectClient,
-        *,
-        rate_limit_name: str,
-        block: int,
-        lease_seconds: float = LEASE_SECONDS,
-        timeout_seconds: float = SLOT_TIMEOUT_SECONDS,
-    ) -> None:
-        if block < 1:
-            raise ValueError(f"block must be at least 1, got {block}")
-        self.rate_limit_name = rate_limit_name
-        self.block = block
-        self.rate_acquisitions = 0
-        self.key_acquisitions = 0
-        self._client = client
-        self._lease_seconds = lease_seconds
-        self._timeout_seconds = timeout_seconds
-        self._left = 0
-        self._lock = asyncio.Lock()
 
-    async def permit(self) -> None:
-        async with self._lock:
-            if self._left == 0:
-                await rate_limit(self.rate_limit_name, occupy=self.block, strict=True, timeout_seconds=self._timeout_seconds)
-                self.rate_acquisitions += 1
-                self._left = self.block
-            self._left -= 1
-
-    @asynccontextmanager
-    async def key_slot(self, api_key_id: str) -> AsyncIterator[None]:
-        name = key_limit_name(api_key_id)
-        lease_id = await self._acquire(name)
-        self.key_acquisitions += 1
-        renewal = asyncio.create_task(self._renew(lease_id))
+@asynccontextmanager
+async def stats_pacing(targets: list[CollectTarget], *, rate_slots: int, parallel: int) -> AsyncIterator[StatsPacing]:
+    """Pacing for one run over ``targets`` (in the order they will be collected), on one Prefect client."""
+    context = FlowRunContext.get()
+    holder = ConcurrencyLeaseHolder(type="flow_run", id=context.flow_run.id) if context and context.flow_run else None
+    async with LimitCalls.open() as calls:
+        block = max(1, min(MAX_PACING_BLOCK, rate_slots // 2))
+        rate = RateBlocks(calls, GLOBAL_RATE_LIMIT, block=block, timeout_seconds=SLOT_TIMEOUT_SECONDS)
+        keys = KeySlots(
+            calls,
+            [key_limit_name(t.api_key_id) for t in targets],
+            group_size=KEY_GROUPS_PER_WINDOW * parallel,
+            lease_seconds=LEASE_SECONDS,
+            timeout_seconds=SLOT_TIMEOUT_SECONDS,
+            holder=holder,
+        )
         try:
-            yield
+            async with keys:
+                yield StatsPacing(rate, keys)
         finally:
-            renewal.cancel()
-            try:
-                await self._client.release_concurrency_slots_with_lease(lease_id)
-            except httpx.HTTPError as exc:  # the lease expires on its own; never hide the tenant's own outcome
-                get_run_logger().warning("could not release the slot of %s: %s", name, exc)
-
-    async def _acquire(self, name: str) -> uuid.UUID:
-        deadline = time.monotonic() + self._timeout_seconds
-        while True:
-            try:
-                response = await self._client.increment_concurrency_slots_with_lease(
-                    names=[name], slots=1, mode="concurrency", lease_duration=self._lease_seconds
-                )
-            except httpx.HTTPStatusError as exc:
-                if exc.response.status_code != 423:
-                    raise ConcurrencySlotAcquisitionError(
-                        f"cannot acquire a slot of {name!r}: HTTP {exc.response.status_code} {exc.response.text}"
-                    ) from exc
-                wait = float(exc.response.headers.get("Retry-After", "1"))
-                if time.monotonic() + wait > deadline:
-                    raise TimeoutError(f"no free slot of {name!r} within {self._timeout_seconds:.0f} s") from exc
-                await asyncio.sleep(wait)
-                continue
-            body = response.json()
-            if not body.get("limits"):
-                raise ConcurrencySlotAcquisitionError(f"concurrency limit {name!r} must be created before acquiring slots")
-            return uuid.UUID(body["lease_id"])
-
-    async def _renew(self, lease_id: uuid.UUID) -> None:
-        while True:
-            await asyncio.sleep(self._lease_seconds / 2)
-            await self._client.renew_concurrency_lease(lease_id, self._lease_seconds)
+            await rate.close()
 
 
 @task(name="tenants-for-stats", cache_policy=NO_CACHE)
@@ -204,15 +153,15 @@ def _store(tenant_id: uuid.UUID, rows: list[SnapshotRow]) -> int:
 
 
 @task(name="collect-tenant-stats", task_run_name="stats-{target.slug}", cache_policy=NO_CACHE)
-async def collect_tenant_stats(target: CollectTarget, window_start: datetime, pacing: PostproxyPacing) -> TenantStatsResult:
+async def collect_tenant_stats(target: CollectTarget, window_start: datetime, rate: RateBlocks) -> TenantStatsResult:
     """Fetch the stats of one tenant's published posts (50 ids a request) and store the new snapshots."""
     plan = await asyncio.to_thread(_plan, target.id, window_start)
     requests = plan_requests(plan.posts)
     collected = CollectedStats(plan)
     if requests:
-        async with pacing.key_slot(target.api_key_id), tenant_client(target.id) as client:
+        async with tenant_client(target.id) as client:
             for request in requests:
-                await pacing.permit()
+                await rate.permit()
                 response = await call_with_retries(
                     lambda r=request: client.posts.stats(list(r.post_ids), from_date=r.from_date),  # type: ignore[misc]
                     what=f"post stats of {target.slug}",
