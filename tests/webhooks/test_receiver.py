@@ -259,7 +259,10 @@ def test_a_thousand_concurrent_events_none_lost_each_applied_once(served_receive
     seed = seed_tenant(posts=250)
     events = _load_events(seed)
     assert len(events) == 1000
-    results = asyncio.run(_send_all(served_receiver, events, concurrency=32))
+    # like Postproxy, redeliver what got no answer: under this load a keep-alive connection the server is
+    # closing can be picked for a request now and then (a transport error, never an acknowledged event)
+    results = asyncio.run(_send_all(served_receiver, events, concurrency=32, retry=True))
+    results.pop("transport-errors", None)
     assert len(results) == 1000 and set(results.values()) == {200}
     _assert_each_applied_once(seed, 1000)
 
