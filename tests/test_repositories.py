@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -70,6 +72,44 @@ def test_profile_of_another_tenant_is_refused(any_db: str) -> None:
         accounts.apply_profile(s, a.id, profile_id="prof_1", platform="twitter", name="@a", status="active")
         with pytest.raises(accounts.AccountOwnershipError, match="prof_1"):
             accounts.apply_profile(s, b.id, profile_id="prof_1", platform="twitter", name="@a", status="active")
+
+
+def test_profile_of_another_tenant_is_refused_even_when_hidden_by_row_level_security(pg_db: str) -> None:
+    with system_scope("test") as s:
+        a = tenants.upsert_tenant(s, slug="alpha", name="A", time_zone="UTC", plan_id="starter")
+        b = tenants.upsert_tenant(s, slug="bravo", name="B", time_zone="UTC", plan_id="starter")
+        accounts.apply_profile(s, a.id, profile_id="prof_1", platform="twitter", name="@a", status="active")
+    with pytest.raises(accounts.AccountOwnershipError, match="prof_1"), tenant_scope(b.id) as s:
+        accounts.apply_profile(s, b.id, profile_id="prof_1", platform="twitter", name="@b", status="active")
+    with system_scope("test") as s:
+        owner = accounts.find_by_profile(s, "prof_1")
+        assert owner is not None and owner.tenant_id == a.id and owner.name == "@a"
+
+
+def test_two_writers_learning_of_the_same_new_profile_at_once_both_succeed(pg_db: str) -> None:
+    """The sync flow and a webhook both record a brand-new profile: the second waits for the first, no error."""
+    with system_scope("test") as s:
+        t = tenants.upsert_tenant(s, slug="acme", name="Acme", time_zone="UTC", plan_id="starter")
+    with ThreadPoolExecutor(max_workers=1) as pool, tenant_scope(t.id) as first:
+        made = accounts.apply_profile(first, t.id, profile_id="prof_new", platform="twitter", name="@a", status="active")
+        first.flush()  # the row exists, uncommitted: the second writer's insert waits on the unique profile id
+
+        def second_writer() -> accounts.AccountChange:
+            with tenant_scope(t.id) as second:
+                return accounts.apply_profile(
+                    second, t.id, profile_id="prof_new", platform="twitter", name="@acme", status="active"
+                )
+
+        waiting = pool.submit(second_writer)
+        with pytest.raises(FuturesTimeout):
+            waiting.result(timeout=0.5)  # blocked until the first transaction ends
+        first.commit()
+        later = waiting.result(timeout=30)
+    assert made.created and made.opened_interval
+    assert not later.created and not later.opened_interval and later.account.id == made.account.id
+    with tenant_scope(t.id) as s:
+        assert [a.name for a in accounts.list_accounts(s, t.id)] == ["@acme"]
+        assert len(accounts.intervals(s, made.account.id)) == 1
 
 
 def test_plan_catalog_round_trip(any_db: str) -> None:

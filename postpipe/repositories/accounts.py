@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from postpipe.models import ConnectionInterval, SocialAccount, utcnow
+from postpipe.repositories._sql import upsert_insert
 
 
 class AccountOwnershipError(PermissionError):
@@ -87,12 +88,22 @@ def apply_profile(
 ) -> AccountChange:
     """Record what Postproxy says about a profile of this tenant; keeps the intervals consistent."""
     at = at or utcnow()
-    account = session.scalar(select(SocialAccount).where(SocialAccount.profile_id == profile_id))
-    created = account is None
-    if account is None:
-        account = SocialAccount(tenant_id=tenant_id, profile_id=profile_id, connected=False)
-        session.add(account)
-    elif account.tenant_id != tenant_id:
+    # insert-if-absent, then lock the row: two writers that learn of the same new profile at once (the sync
+    # flow and a webhook) meet on the unique profile id and the second one waits, instead of failing on it
+    created = session.execute(
+        upsert_insert(session, SocialAccount)
+        .values(tenant_id=tenant_id, profile_id=profile_id, platform=platform, name=name, status=status,
+                connected=False)
+        .on_conflict_do_nothing(index_elements=["profile_id"])
+        .returning(SocialAccount.id)
+    ).first() is not None
+    account = session.scalar(
+        select(SocialAccount)
+        .where(SocialAccount.profile_id == profile_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if account is None or account.tenant_id != tenant_id:  # None: another tenant's row, hidden by row-level security
         raise AccountOwnershipError(f"profile {profile_id} belongs to another tenant")
     account.platform, account.name, account.username = platform, name, username
     account.status, account.expires_at = status, expires_at
