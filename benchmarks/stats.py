@@ -10,7 +10,7 @@ published deliveries written set-based (COPY). The database is dropped at the en
 
 Timed, each in a fresh child process (so peak memory is per contestant), on an empty ``stats_snapshots``:
 
-- ``flow``: ``collect_stats()`` under ``prefect_test_harness`` (a temporary Prefect server with its own SQLite
+- ``flow``: ``collect_stats()`` with its defaults (10 tenants per task run) under ``prefect_test_harness`` (a temporary Prefect server with its own SQLite
   database, started before the clock starts). The Prefect limits exist beforehand (as after the first
   production run); the shared rate limit is set high enough not to bind, so what is measured is the cost of
   acquiring it, not the pacing. Then a second run over the same period (adds nothing).

@@ -65,6 +65,17 @@ class TenantStatsResult:
         }
 
 
+@dataclass(frozen=True)
+class TenantFailure:
+    """A tenant whose collection failed, and why (one line an operator can act on)."""
+
+    tenant: str
+    reason: str
+
+    def as_row(self) -> dict[str, Any]:
+        return {"tenant": self.tenant, "status": "failed", "error": self.reason}
+
+
 def plan_requests(posts: Iterable[PostToCollect], batch_size: int = MAX_POST_IDS_PER_REQUEST) -> list[StatsRequest]:
     """Batches of post ids sharing a similar start time: posts sorted by how far back they need records."""
     if not 1 <= batch_size <= MAX_POST_IDS_PER_REQUEST:
