@@ -164,8 +164,8 @@ def run_flow(parallel: int, prefect_db: str) -> dict[str, Any]:
 
     from flows.stats import collect_stats
     from postpipe.db import system_scope
+    from postpipe.prefect_limits import GLOBAL_RATE_LIMIT, key_limit_name
     from postpipe.repositories import stats
-    from tasks.stats import GLOBAL_RATE_LIMIT, key_limit_name
 
     # sqlite: prefect_test_harness (temporary server, temporary SQLite database);
     # postgres: ephemeral mode, whose temporary server uses PREFECT_SERVER_DATABASE_CONNECTION_URL (PostgreSQL)

@@ -12,21 +12,15 @@ from dataclasses import dataclass
 from typing import Literal
 
 from prefect.client.orchestration import PrefectClient, get_client
-from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, WorkPoolCreate
+from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.workers.process import ProcessWorker
 
 from blocks.postproxy import PostproxyCredentials
+from postpipe import prefect_limits
 from postpipe.db import system_scope
 from postpipe.repositories import stats, webhook_subscriptions
 from postpipe.settings import Settings
-from tasks.stats import (
-    GLOBAL_RATE_LIMIT,
-    GLOBAL_RATE_LIMIT_DECAY_PER_SECOND,
-    GLOBAL_RATE_LIMIT_SLOTS,
-    KEY_LIMIT_SLOTS,
-    key_limit_name,
-)
 from tasks.tenants import ensure_webhook_subscription
 
 WORK_POOL_NAME = "postpipe-process"
@@ -112,43 +106,18 @@ async def ensure_work_pool(client: PrefectClient, name: str = WORK_POOL_NAME) ->
     return StepResult(what, "created", "type process")
 
 
-def wanted_limits(api_key_ids: list[str]) -> dict[str, tuple[int, float | None]]:
-    """Every global concurrency / rate limit the flows acquire (strictly), with the size to create it with."""
-    limits: dict[str, tuple[int, float | None]] = {
-        GLOBAL_RATE_LIMIT: (GLOBAL_RATE_LIMIT_SLOTS, GLOBAL_RATE_LIMIT_DECAY_PER_SECOND)
-    }
-    limits.update({key_limit_name(key_id): (KEY_LIMIT_SLOTS, None) for key_id in sorted(set(api_key_ids))})
-    return limits
-
-
 async def ensure_limits(client: PrefectClient, api_key_ids: list[str]) -> list[StepResult]:
     """Create missing limits; an existing limit keeps the values an operator may have tuned."""
-    results = []
-    for name, (slots, decay) in wanted_limits(api_key_ids).items():
-        kind = "rate limit" if decay else "concurrency limit"
-        try:
-            existing = await client.read_global_concurrency_limit_by_name(name)
-        except ObjectNotFound:
-            existing = None
-        if existing is not None:
-            results.append(
-                StepResult(f"{kind} {name}", "unchanged", f"exists: {_describe_limit(existing.limit, existing.slot_decay_per_second)}")
-            )
-            continue
-        spec = GlobalConcurrencyLimitCreate(name=name, limit=slots)
-        if decay:  # the server rejects an explicit null decay: leave the field out for plain concurrency
-            spec = GlobalConcurrencyLimitCreate(name=name, limit=slots, slot_decay_per_second=decay)
-        try:
-            await client.create_global_concurrency_limit(spec)
-        except ObjectAlreadyExists:
-            results.append(StepResult(f"{kind} {name}", "unchanged", "created meanwhile by another run"))
-            continue
-        results.append(StepResult(f"{kind} {name}", "created", _describe_limit(slots, decay)))
-    return results
+    return [_limit_step(state) for state in await prefect_limits.ensure_limits(client, api_key_ids)]
 
 
-def _describe_limit(slots: int, decay: float | None) -> str:
-    return f"{slots} slots, refilled {decay:g}/s" if decay else f"{slots} concurrent holders"
+def _limit_step(state: prefect_limits.LimitState) -> StepResult:
+    what = f"{state.kind} {state.name}"
+    if state.outcome == "created":
+        return StepResult(what, "created", state.describe())
+    if state.outcome == "exists":
+        return StepResult(what, "unchanged", f"exists: {state.describe()}")
+    return StepResult(what, "unchanged", "created meanwhile by another run")
 
 
 def tenant_api_key_ids() -> list[str]:

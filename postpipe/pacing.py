@@ -250,8 +250,8 @@ class KeySlots:
         if index is None:
             raise KeyError(f"{name!r} is not one of the keys this run announced")
         group = self._groups[index]
-        for ahead in range(1, GROUPS_AHEAD + 1):  # the next groups, while this one is being collected
-            self._start(index + ahead)
+        for ahead in range(index + 1, min(index + 1 + GROUPS_AHEAD, len(self._groups))):
+            self._start(ahead)  # the next groups, while this one is being collected
         try:
             outcome = (await self._start(index))[name]
             if isinstance(outcome, BaseException):
@@ -263,8 +263,6 @@ class KeySlots:
                 self._releases.append(asyncio.create_task(self._release(group)))
 
     def _start(self, index: int) -> asyncio.Task[dict[str, uuid.UUID | BaseException]]:
-        if index >= len(self._groups):
-            return None  # type: ignore[return-value]  # only the prefetch asks past the end
         group = self._groups[index]
         if group.acquired is None:
             group.acquired = asyncio.create_task(self._acquire_group(group))

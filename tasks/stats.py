@@ -2,8 +2,8 @@
 a batch of tenants (each tenant on its own: a handful of requests and one set-based insert), and the run's
 artifacts.
 
-Pacing (``postpipe.pacing``) uses Prefect global concurrency limits, acquired strictly: a missing limit is an
-error, never a silent "unlimited". The flow creates missing limits itself before fanning out
+Pacing (``postpipe.pacing``) uses the Prefect global limits of ``postpipe.prefect_limits``, acquired strictly: a
+missing limit is an error, never a silent "unlimited". The flow creates missing limits itself before fanning out
 (``ensure_stats_limits``); values an operator has tuned are never overwritten.
 
 - ``postproxy-api-rate``: a rate limit shared by everything that calls Postproxy, taken in blocks of
@@ -26,16 +26,15 @@ from prefect import get_run_logger, task
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.client.schemas.objects import ConcurrencyLeaseHolder
 from prefect.context import FlowRunContext
-from prefect.exceptions import ObjectAlreadyExists
 from prefect.runtime import task_run
 
 from postpipe.db import system_scope, tenant_scope
 from postpipe.models import utcnow
 from postpipe.pacing import KeySlots, LimitCalls, RateBlocks
 from postpipe.postproxy import call_with_retries, tenant_client
+from postpipe.prefect_limits import GLOBAL_RATE_LIMIT, ensure_limits, key_limit_name
 from postpipe.repositories import stats
 from postpipe.repositories.stats import CollectionPlan, CollectTarget, SnapshotRow
 from postpipe.stats_collection import (
@@ -47,14 +46,6 @@ from postpipe.stats_collection import (
     plan_requests,
 )
 
-GLOBAL_RATE_LIMIT = "postproxy-api-rate"
-GLOBAL_RATE_LIMIT_SLOTS = 60
-"""Burst size of the shared Postproxy rate limit when the flow has to create it."""
-GLOBAL_RATE_LIMIT_DECAY_PER_SECOND = 20.0
-"""Sustained requests per second of the shared Postproxy rate limit when the flow has to create it."""
-KEY_LIMIT_PREFIX = "postproxy-key-"
-KEY_LIMIT_SLOTS = 2
-"""Concurrent holders per Postproxy key when the flow has to create the key's limit."""
 SLOT_TIMEOUT_SECONDS = 600.0
 """Longest wait for a Prefect slot before the tenant is reported as failed (the next run retries)."""
 LEASE_SECONDS = 300.0
@@ -63,17 +54,12 @@ MAX_PACING_BLOCK = 250
 """Most requests covered by one acquisition of the shared rate limit; a block is at most half the limit's size,
 so that the block in use and the one fetched ahead never exceed its burst."""
 KEY_GROUPS_PER_WINDOW = 8
+"""Key slots are taken for this many times ``max_parallel_tenants`` tenants per request."""
 TENANTS_PER_TASK = 10
 """Tenants per task run of ``collect-stats``: at 1,000 tenants a task run each, recording the task runs was
 the Prefect server's largest cost (about 50 ms of CPU each)."""
-"""Key slots are taken for this many times ``max_parallel_tenants`` tenants per request."""
 REFETCH_OVERLAP = timedelta(hours=2)
 """How far before a post's latest snapshot a later run asks again, so that late records still land."""
-_PAGE = 200
-
-
-def key_limit_name(api_key_id: str) -> str:
-    return f"{KEY_LIMIT_PREFIX}{api_key_id}"
 
 
 @dataclass
@@ -117,33 +103,12 @@ def tenants_for_stats() -> list[CollectTarget]:
 @task(name="ensure-stats-limits", cache_policy=NO_CACHE)
 async def ensure_stats_limits(api_key_ids: list[str]) -> int:
     """Create the shared rate limit and each key's concurrency limit where missing; returns the rate limit's size."""
-    wanted: dict[str, tuple[int, float | None]] = {GLOBAL_RATE_LIMIT: (GLOBAL_RATE_LIMIT_SLOTS, GLOBAL_RATE_LIMIT_DECAY_PER_SECOND)}
-    wanted.update({key_limit_name(k): (KEY_LIMIT_SLOTS, None) for k in api_key_ids})
-    existing: dict[str, int] = {}
     async with get_client() as client:
-        offset = 0
-        while True:
-            page = await client.read_global_concurrency_limits(limit=_PAGE, offset=offset)
-            existing.update({limit.name: limit.limit for limit in page})
-            if len(page) < _PAGE:
-                break
-            offset += _PAGE
-        created = 0
-        for name, (slots, decay) in wanted.items():
-            if name in existing:
-                continue
-            spec: dict[str, Any] = {"name": name, "limit": slots}
-            if decay is not None:
-                spec["slot_decay_per_second"] = decay
-            try:
-                await client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(**spec))
-                created += 1
-            except ObjectAlreadyExists:  # another run created it meanwhile
-                pass
-            existing.setdefault(name, slots)
+        states = await ensure_limits(client, api_key_ids)
+    created = sum(state.outcome == "created" for state in states)
     if created:
         get_run_logger().info("created %d missing concurrency/rate limit(s)", created)
-    return max(1, existing[GLOBAL_RATE_LIMIT])
+    return max(1, next(state.slots for state in states if state.name == GLOBAL_RATE_LIMIT))
 
 
 def _plan(tenant_id: uuid.UUID, window_start: datetime) -> CollectionPlan:
