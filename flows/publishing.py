@@ -49,7 +49,7 @@ def _run_name() -> str:
     return f"{post.tenant_slug}-post-{str(post.id)[:8]}"
 
 
-async def _wait_for_decision(post_id: uuid.UUID, status: dict[str, Any]) -> ReviewDecision:
+async def _wait_for_decision(status: dict[str, Any]) -> ReviewDecision:
     """Wait for the next reviewer's decision.
 
     Why two ways of waiting: a paused run keeps its process (and worker slot) alive while it polls for input,
@@ -93,7 +93,7 @@ async def _review(post_id: uuid.UUID) -> str:
             return "approved"
         await ensure_draft(post_id)  # an edit while waiting changed the content: Postproxy re-validates it
         try:
-            decision = await _wait_for_decision(post_id, status)
+            decision = await _wait_for_decision(status)
         except FlowPauseTimeout:
             reason = f"review step {status['step']} ({status['role']}) waited past its timeout"
             expire_post(post_id, reason)

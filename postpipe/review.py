@@ -33,24 +33,24 @@ def judge(
     )
     step = state.step.position if state.step else 0
     if reason is not None or record_accepted:
-        approvals.record(
+        recorded = approvals.record(
             session, post.tenant_id, post.id, step_position=step, content_hash=post.content_hash,
             reviewer_email=reviewer.strip().lower(), member_id=member.id if member else None,
             decision=decision, comment=comment, refusal_reason=reason,
         )
-    if reason is None and record_accepted:
-        _advance_post(session, post, policy.steps, decision, reviewer, comment, step)
+        if reason is None:
+            _advance_post(session, post, policy.steps, [*history, recorded], decision, reviewer, comment, step)
     return Verdict(reason is None, reason, step, len(history))
 
 
 def _advance_post(
-    session: Session, post: posts.PostInfo, steps: tuple[approvals.StepInfo, ...], decision: str,
-    reviewer: str, comment: str, step: int,
+    session: Session, post: posts.PostInfo, steps: tuple[approvals.StepInfo, ...],
+    history: list[approvals.DecisionInfo], decision: str, reviewer: str, comment: str, step: int,
 ) -> None:
     if decision == "reject":
         posts.set_status(session, post.id, "rejected", f"rejected by {reviewer} at step {step}: {comment}")
         return
-    after = rules.review_state(steps, approvals.decisions(session, post.id), post.content_hash)
+    after = rules.review_state(steps, history, post.content_hash)
     if after.step is None or after.step.position != step:
         posts.set_review_deadline(session, post.id, None)  # the next step's clock starts when it waits
     if after.complete:

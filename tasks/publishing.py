@@ -25,8 +25,6 @@ from postpipe.postproxy import call_with_retries, idempotency_key, tenant_client
 from postpipe.repositories import approvals, deliveries, notifications, posts
 from postpipe.repositories.posts import FINAL, PostInfo
 
-TERMINAL_DELIVERY = ("published", "failed")
-
 
 def _tenant_of(post_id: uuid.UUID) -> uuid.UUID:
     with system_scope("publishing: find the post's tenant") as session:
@@ -71,6 +69,9 @@ async def ensure_draft(post_id: uuid.UUID) -> str:
     """Create the Postproxy draft once (Idempotency-Key from the post id) and keep it equal to the content."""
     post = load(post_id)
     log = get_run_logger()
+    stale = post.draft_hash != post.content_hash and post.status in posts.REVIEWING
+    if post.postproxy_post_id is not None and not stale:
+        return post.postproxy_post_id
     async with tenant_client(post.tenant_id) as client:
         if post.postproxy_post_id is None:
             try:
@@ -91,28 +92,28 @@ async def ensure_draft(post_id: uuid.UUID) -> str:
                 posts.set_postproxy_id(session, post.id, draft_id, draft_hash=post.content_hash)
             log.info("post %s: Postproxy draft %s", post.id, draft_id)
             return draft_id
-        if post.draft_hash != post.content_hash and post.status in posts.REVIEWING:
-            await call_with_retries(
-                lambda: client.posts.update(
-                    post.postproxy_post_id, body=post.body,
-                    idempotency_key=idempotency_key("post", post.id, "update", post.content_hash),
-                    **_draft_fields(post),
-                ),
-                what="update draft",
-            )
-            with tenant_scope(post.tenant_id) as session:
-                posts.set_draft_hash(session, post.id, post.content_hash)
-            log.info("post %s: draft updated after an edit", post.id)
+        await call_with_retries(
+            lambda: client.posts.update(
+                post.postproxy_post_id, body=post.body,
+                idempotency_key=idempotency_key("post", post.id, "update", post.content_hash),
+                **_draft_fields(post),
+            ),
+            what="update draft",
+        )
+    with tenant_scope(post.tenant_id) as session:
+        posts.set_draft_hash(session, post.id, post.content_hash)
+    log.info("post %s: draft updated after an edit", post.id)
     return post.postproxy_post_id
 
 
 @task(name="review-status", cache_policy=NO_CACHE)
 def review_status(post_id: uuid.UUID) -> dict[str, Any]:
     """Where the review stands: the step waiting for approvals, how many, until when (the deadline starts now)."""
-    post = load(post_id)
-    with tenant_scope(post.tenant_id) as session:
+    with tenant_scope(_tenant_of(post_id)) as session:
+        post = posts.get(session, post_id)
         policy = approvals.policy(session, post.tenant_id)
-        state = rules.review_state(policy.steps, approvals.decisions(session, post_id), post.content_hash)
+        history = approvals.decisions(session, post_id)
+        state = rules.review_state(policy.steps, history, post.content_hash)
         deadline = post.review_deadline
         if state.step is not None and deadline is None:
             deadline = utcnow() + timedelta(seconds=state.step.timeout_seconds)
@@ -124,7 +125,7 @@ def review_status(post_id: uuid.UUID) -> dict[str, Any]:
             "missing": state.missing,
             "steps": len(policy.steps),
             "deadline": deadline,
-            "decisions": approvals.count(session, post_id),
+            "decisions": len(history),
             "on_missed_schedule": policy.on_missed_schedule,
             "status": post.status,
             "body": post.body,
@@ -135,9 +136,8 @@ def review_status(post_id: uuid.UUID) -> dict[str, Any]:
 @task(name="record-decision", cache_policy=NO_CACHE)
 def record_decision(post_id: uuid.UUID, decision: str, reviewer: str, comment: str) -> dict[str, Any]:
     """Judge a reviewer's decision against the policy and record it, accepted or refused, with the reason."""
-    post = load(post_id)
-    with tenant_scope(post.tenant_id) as session:
-        verdict = review.judge(session, post, decision, reviewer, comment, record_accepted=True)
+    with tenant_scope(_tenant_of(post_id)) as session:
+        verdict = review.judge(session, posts.get(session, post_id), decision, reviewer, comment, record_accepted=True)
     reason, step = verdict.reason, verdict.step
     log = get_run_logger()
     if reason:
@@ -150,8 +150,7 @@ def record_decision(post_id: uuid.UUID, decision: str, reviewer: str, comment: s
 @task(name="expire-post", cache_policy=NO_CACHE)
 def expire_post(post_id: uuid.UUID, reason: str) -> None:
     """The review waited too long, or the scheduled time passed: the post will not be published."""
-    post = load(post_id)
-    with tenant_scope(post.tenant_id) as session:
+    with tenant_scope(_tenant_of(post_id)) as session:
         if posts.get(session, post_id).status in posts.REVIEWING:
             posts.set_status(session, post_id, "expired", reason)
     get_run_logger().warning("post %s expired: %s", post_id, reason)
@@ -209,19 +208,20 @@ async def confirm_deliveries(post_id: uuid.UUID, deadline_seconds: float, poll_s
     """Wait for every platform's outcome: webhooks move the deliveries; polling the post is the fallback."""
     post = load(post_id)
     give_up = utcnow() + timedelta(seconds=deadline_seconds)
-    while True:
-        with tenant_scope(post.tenant_id) as session:
-            current = {f"{d.platform}:{d.account_id}": d.status for d in deliveries.for_post(session, post_id)}
-        if current and all(s in TERMINAL_DELIVERY for s in current.values()):
-            return current
-        if utcnow() >= give_up:
-            get_run_logger().warning("post %s: outcomes still open at the deadline: %s", post_id, current)
-            return current
-        await asyncio.sleep(poll_seconds)
-        async with tenant_client(post.tenant_id) as client:
+    async with tenant_client(post.tenant_id) as client:
+        while True:
+            with tenant_scope(post.tenant_id) as session:
+                rows = deliveries.for_post(session, post_id)
+            current = {f"{d.platform}:{d.account_id}": d.status for d in rows}
+            if rows and all(d.terminal for d in rows):
+                return current
+            if utcnow() >= give_up:
+                get_run_logger().warning("post %s: outcomes still open at the deadline: %s", post_id, current)
+                return current
+            await asyncio.sleep(poll_seconds)
             remote = await call_with_retries(lambda: client.posts.get(post.postproxy_post_id), what="poll post")
-        with tenant_scope(post.tenant_id) as session:
-            apply_results(session, results_of(remote, now=utcnow()))
+            with tenant_scope(post.tenant_id) as session:
+                apply_results(session, results_of(remote, now=utcnow()))
 
 
 @task(name="settle-handed-over-posts", cache_policy=NO_CACHE)
@@ -237,9 +237,9 @@ def settle_handed_over_posts() -> dict[str, str]:
 @task(name="finish-post", cache_policy=NO_CACHE)
 def finish_post(post_id: uuid.UUID) -> dict[str, Any]:
     """Settle the post's final state from its deliveries, report every platform, notify on failures."""
-    post = load(post_id)
-    with tenant_scope(post.tenant_id) as session:
-        posts.settle_handed_over(session)  # RLS keeps it to this tenant's posts
+    with tenant_scope(_tenant_of(post_id)) as session:
+        posts.settle_handed_over(session, post_id)
+        post = posts.get(session, post_id)
         rows = deliveries.for_post(session, post_id)
         names = {t.account_id: t.name for t in post.targets}
         admins = notifications.admin_emails(session, post.tenant_id)
@@ -250,7 +250,6 @@ def finish_post(post_id: uuid.UUID) -> dict[str, Any]:
                 body=f"{names.get(d.account_id, d.platform)}: {d.error or 'unknown error'}",
                 dedupe_key=f"delivery-failed:{d.id}",
             )
-        post = posts.get(session, post_id)
         history = approvals.decisions(session, post_id)
     lines = [
         f"# Post {post.id} ({post.tenant_slug})",

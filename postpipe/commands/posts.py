@@ -80,7 +80,10 @@ def _create(args: argparse.Namespace) -> int:
 
 def _edit(args: argparse.Namespace) -> int:
     with system_scope("cli: find post") as session:
-        tenant_id = posts.get(session, args.post_id).tenant_id
+        try:
+            tenant_id = posts.tenant_of(session, args.post_id)
+        except posts.PostNotFoundError as exc:
+            raise CommandError(str(exc)) from None
     try:
         with tenant_scope(tenant_id) as session:
             post = posts.edit_content(session, args.post_id, body=args.body, media=args.media)
@@ -93,7 +96,7 @@ def _edit(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     with system_scope("cli: find post") as session:
         try:
-            tenant_id = posts.get(session, args.post_id).tenant_id
+            tenant_id = posts.tenant_of(session, args.post_id)
         except posts.PostNotFoundError as exc:
             raise CommandError(str(exc)) from None
     with tenant_scope(tenant_id) as session:

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from postpipe.models import ApprovalDecision, ApprovalPolicy, ApprovalStep, utcnow
@@ -123,7 +123,3 @@ def decisions(session: Session, post_id: uuid.UUID) -> list[DecisionInfo]:
         select(ApprovalDecision).where(ApprovalDecision.post_id == post_id).order_by(ApprovalDecision.decided_at)
     )
     return [_info(r) for r in rows]
-
-
-def count(session: Session, post_id: uuid.UUID) -> int:
-    return session.scalar(select(func.count()).where(ApprovalDecision.post_id == post_id)) or 0

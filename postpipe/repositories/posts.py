@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
-from postpipe.models import Post, PostTarget, SocialAccount, Tenant
+from postpipe.models import Delivery, Post, PostTarget, SocialAccount, Tenant
+from postpipe.repositories.deliveries import TERMINAL
 
 REVIEWING = ("awaiting_approval", "approved")
 FINAL = ("rejected", "expired", "published", "partially_published", "failed")
@@ -163,11 +164,6 @@ def get(session: Session, post_id: uuid.UUID) -> PostInfo:
     return _info(session, _load(session, post_id))
 
 
-def find_by_postproxy_id(session: Session, postproxy_post_id: str) -> PostInfo | None:
-    post = session.scalar(select(Post).where(Post.postproxy_post_id == postproxy_post_id))
-    return _info(session, post) if post else None
-
-
 def edit_content(
     session: Session,
     post_id: uuid.UUID,
@@ -183,8 +179,8 @@ def edit_content(
     post.body = post.body if body is None else body
     post.media = post.media if media is None else media
     post.platform_params = post.platform_params if platform_params is None else platform_params
-    info = _info(session, post)
-    post.content_hash = content_hash(post.body, post.media, post.platform_params, [t.profile_id for t in info.targets])
+    profiles = [t.profile_id for t in _targets(session, post.id)]
+    post.content_hash = content_hash(post.body, post.media, post.platform_params, profiles)
     post.status, post.status_reason = "awaiting_approval", "edited during review: approvals start again"
     session.flush()
     return _info(session, post)
@@ -249,8 +245,6 @@ def clear_reconnect_flags(session: Session, tenant_id: uuid.UUID, account_id: uu
 
 
 def count_by_status(session: Session, tenant_id: uuid.UUID | None = None) -> dict[str, int]:
-    from sqlalchemy import func
-
     query = select(Post.status, func.count()).group_by(Post.status)
     if tenant_id is not None:
         query = query.where(Post.tenant_id == tenant_id)
@@ -260,21 +254,19 @@ def count_by_status(session: Session, tenant_id: uuid.UUID | None = None) -> dic
 HANDED_OVER = ("publishing", "scheduled", "queued")
 
 
-def settle_handed_over(session: Session) -> dict[uuid.UUID, str]:
-    """Give every handed-over post whose deliveries all ended its final state; returns what changed."""
-    from sqlalchemy import case, func
-
-    from postpipe.models import Delivery
-
+def settle_handed_over(session: Session, post_id: uuid.UUID | None = None) -> dict[uuid.UUID, str]:
+    """Give every handed-over post (or only ``post_id``) whose deliveries all ended its final state; returns what
+    changed."""
     published = func.sum(case((Delivery.status == "published", 1), else_=0))
-    ended = func.sum(case((Delivery.status.in_(("published", "failed")), 1), else_=0))
-    rows = session.execute(
+    ended = func.sum(case((Delivery.status.in_(sorted(TERMINAL)), 1), else_=0))
+    query = (
         select(Post.id, func.count(), published, ended)
         .join(Delivery, (Delivery.post_id == Post.id) & (Delivery.tenant_id == Post.tenant_id))
         .where(Post.status.in_(HANDED_OVER))
         .group_by(Post.id)
         .having(func.count() == ended)
-    ).all()
+    )
+    rows = session.execute(query if post_id is None else query.where(Post.id == post_id)).all()
     settled: dict[uuid.UUID, str] = {}
     for post_id, total, ok, _ in rows:
         final = "published" if ok == total else "partially_published" if ok else "failed"
