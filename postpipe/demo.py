@@ -24,12 +24,11 @@ import httpx
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy import func, select
 
-from postpipe import migrate, models
+from postpipe import migrate
 from postpipe.background import BackgroundFlow, wait_until_paused
 from postpipe.db import dispose_engines, owner_session, system_scope
-from postpipe.repositories import approvals, invoices, members, plans, tenants
+from postpipe.repositories import accounts, approvals, deliveries, invoices, members, plans, posts, stats, tenants
 from postpipe.sandbox import SandboxServer
 from postpipe.settings import reset_settings_cache
 from postpipe.webhooks.server import ReceiverServer
@@ -183,11 +182,8 @@ def _teams_and_policies() -> None:
 
 def _profile(slug: str, platform: str) -> str:
     with system_scope("demo: find profile") as session:
-        return session.scalar(
-            select(models.SocialAccount.profile_id)
-            .join(models.Tenant, models.Tenant.id == models.SocialAccount.tenant_id)
-            .where(models.Tenant.slug == slug, models.SocialAccount.platform == platform)
-        )
+        tenant = tenants.get_by_slug(session, slug)
+        return next(a.profile_id for a in accounts.list_accounts(session, tenant.id) if a.platform == platform)
 
 
 def _fault(sandbox: SandboxServer, **body: Any) -> None:
@@ -279,18 +275,13 @@ def _write_invoices(period: str, directory: Path) -> list[Path]:
 
 def _outcome(period: str, files: list[Path], output_dir: Path) -> DemoResult:
     with system_scope("demo: outcome") as session:
-        by_state = dict(session.execute(select(models.Post.status, func.count()).group_by(models.Post.status)).all())
-        by_platform: dict[str, dict[str, int]] = {}
-        for platform, status, n in session.execute(
-            select(models.Delivery.platform, models.Delivery.status, func.count())
-            .group_by(models.Delivery.platform, models.Delivery.status)
-        ):
-            by_platform.setdefault(platform, {})[status] = n
+        by_state = posts.count_by_status(session)
+        by_platform = deliveries.counts_by_platform(session)
         bills = [
             {"tenant": r.tenant_slug, "number": r.number, "total": r.total, "currency": r.currency, "status": r.status}
             for r in invoices.list_for_period(session, period)
         ]
-        snapshots = session.scalar(select(func.count()).select_from(models.StatsSnapshot)) or 0
+        snapshots = stats.count(session)
     return DemoResult(period, by_state, by_platform, bills, files, snapshots, output_dir)
 
 

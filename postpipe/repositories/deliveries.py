@@ -290,11 +290,14 @@ def unfinished(session: Session, older_than: datetime, *, limit: int = 500) -> l
     return [UnfinishedDelivery(*r) for r in rows]  # type: ignore[arg-type]
 
 
-def status_counts(session: Session, post_id: uuid.UUID) -> dict[str, int]:
-    rows = session.execute(
-        select(Delivery.status, func.count()).where(Delivery.post_id == post_id).group_by(Delivery.status)
-    )
-    return {status: count for status, count in rows}
+def counts_by_platform(session: Session) -> dict[str, dict[str, int]]:
+    """Platform -> delivery status -> how many (every tenant the session can see)."""
+    counts: dict[str, dict[str, int]] = {}
+    for platform, status, n in session.execute(
+        select(Delivery.platform, Delivery.status, func.count()).group_by(Delivery.platform, Delivery.status)
+    ):
+        counts.setdefault(platform, {})[status] = n
+    return counts
 
 
 def find_post(session: Session, postproxy_post_id: str) -> tuple[uuid.UUID, uuid.UUID] | None:
