@@ -45,11 +45,14 @@ async def emit_stored_events(grace_seconds: int = 60, limit: int = 1000) -> int:
         )
     if not pending:
         return 0
+    sink = PrefectEventSink()
     try:
-        return await emit_stored(PrefectEventSink(), pending, mark)
+        return await emit_stored(sink, pending, mark)
     except EmissionError as exc:
         get_run_logger().warning("could not emit %d stored event(s): %s", len(pending), exc)
         raise
+    finally:
+        await sink.aclose()  # its websocket to Prefect's events API
 
 
 @task(name="unfinished-deliveries", cache_policy=NO_CACHE)

@@ -92,11 +92,11 @@ def find_failed_delivery(postproxy_post_id: str, profile_id: str) -> FailedDeliv
     """The delivery a failure event is about, if it is recorded as failed."""
     with system_scope("notify delivery failure") as session:
         target = deliveries.find_for_event(session, postproxy_post_id, profile_id)
-        if target is None:
+        if target is None or target.status != "failed":
             return None
         found = deliveries.get(session, target.tenant_id, target.post_id, target.account_id)
         account = accounts.find_by_profile(session, profile_id)
-    if found is None or found.status != "failed":
+    if found is None:
         return None
     return FailedDelivery(
         target.tenant_id, found.id, found.post_id, found.platform, account.name if account else profile_id,

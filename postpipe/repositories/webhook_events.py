@@ -119,14 +119,6 @@ def get(session: Session, event_id: str) -> StoredEvent | None:
     return _stored(row) if row else None
 
 
-def get_many(session: Session, row_ids: Iterable[uuid.UUID]) -> list[StoredEvent]:
-    ids = list(row_ids)
-    if not ids:
-        return []
-    rows = session.execute(select(*_COLUMNS).where(WebhookEvent.id.in_(ids)).order_by(WebhookEvent.received_at))
-    return [_stored(r) for r in rows]
-
-
 def unemitted(session: Session, *, received_before: datetime | None = None, limit: int = 500) -> list[StoredEvent]:
     """Matched events not yet turned into Prefect events, oldest first."""
     query = select(*_COLUMNS).where(WebhookEvent.emitted_at.is_(None), WebhookEvent.matched.is_(True))

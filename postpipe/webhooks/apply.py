@@ -22,7 +22,7 @@ from postpipe.models import utcnow
 from postpipe.repositories import accounts, connection_requests, deliveries, posts, tenants, webhook_events
 from postpipe.repositories.deliveries import EventTarget
 from postpipe.repositories.webhook_events import Match, StoredEvent
-from postpipe.webhooks.envelope import Envelope
+from postpipe.webhooks.envelope import Envelope, post_ref
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,6 @@ class Received:
     """The result of receiving one webhook: ``stored`` is None for a duplicate."""
 
     stored: StoredEvent | None
-    changed: bool
 
     @property
     def duplicate(self) -> bool:
@@ -70,24 +69,23 @@ def resolve(session: Session, event_type: str, data: dict[str, Any]) -> Resoluti
     """Find the tenant, post, account and delivery an event is about."""
     profile_id = _profile_id(event_type, data)
     kind = event_type.split(".", 1)[0]
+    ref = post_ref(event_type, data)
     if kind == "platform_post":
-        post_ref = _text(data, "post_id")
-        if post_ref is None or profile_id is None:
+        if ref is None or profile_id is None:
             return Resolution(Match(False, note="data.post_id or data.profile_id is missing"), profile_id)
-        target = deliveries.find_for_event(session, post_ref, profile_id)
+        target = deliveries.find_for_event(session, ref, profile_id)
         if target is None:
             return Resolution(
-                Match(False, note=f"no post {post_ref} targeting profile {profile_id} is known to postpipe"), profile_id
+                Match(False, note=f"no post {ref} targeting profile {profile_id} is known to postpipe"), profile_id
             )
         match = Match(True, target.tenant_id, target.post_id, target.account_id)
         return Resolution(match, profile_id, target=target)
     if kind == "profile":
         return _resolve_profile(session, profile_id, data)
-    post_ref = _text(data, "id") if kind == "post" else _text(data, "post_id")
-    if post_ref is not None and kind in ("post", "media"):
-        found = deliveries.find_post(session, post_ref)
+    if ref is not None:  # a post.* or media.* event
+        found = deliveries.find_post(session, ref)
         if found is None:
-            return Resolution(Match(False, note=f"no post {post_ref} is known to postpipe"), profile_id)
+            return Resolution(Match(False, note=f"no post {ref} is known to postpipe"), profile_id)
         return Resolution(Match(True, found[0], found[1]), profile_id)
     if profile_id is not None:
         account = accounts.find_by_profile(session, profile_id)
@@ -138,29 +136,30 @@ def apply_delivery_report(
 
 def apply_effects(
     session: Session, event_type: str, occurred_at: datetime, data: dict[str, Any], resolution: Resolution
-) -> bool:
-    """Change postpipe's records as the (matched) event says; True if anything changed."""
+) -> uuid.UUID | None:
+    """Change postpipe's records as the (matched) event says; returns the account a profile event recorded."""
     if not resolution.match.matched:
-        return False
+        return None
     status = DELIVERY_STATUS_BY_EVENT.get(event_type)
     if status is not None and resolution.target is not None:
-        return apply_delivery_report(
+        apply_delivery_report(
             session, resolution.target, status, at=occurred_at, error=_text(data, "error"),
             permalink=_text(data, "permalink"), platform_post_id=_text(data, "platform_id"), attempt=True,
         )
+        return None
     if event_type in webhook_events.PROFILE_STATE_EVENTS and resolution.tenant is not None:
         return _apply_profile_event(session, event_type, occurred_at, data, resolution)
-    return False
+    return None
 
 
 def _apply_profile_event(
     session: Session, event_type: str, at: datetime, data: dict[str, Any], resolution: Resolution
-) -> bool:
+) -> uuid.UUID | None:
     assert resolution.tenant is not None and resolution.profile_id is not None
     tenant_id, profile_id = resolution.tenant.id, resolution.profile_id
     if webhook_events.later_profile_event_applied(session, profile_id, at):
         log.info("profile event %s for %s is older than one already applied; nothing to change", event_type, profile_id)
-        return False
+        return None
     if event_type == "profile.connected":
         change = accounts.apply_profile(
             session, tenant_id, profile_id=profile_id, platform=_text(data, "platform") or "unknown",
@@ -169,12 +168,12 @@ def _apply_profile_event(
         connection_requests.complete_for_platform(session, tenant_id, change.account.platform, change.account.id, at=at)
         if change.opened_interval:
             posts.clear_reconnect_flags(session, tenant_id, change.account.id)
-        return change.created or change.opened_interval
+        return change.account.id
     reported = _text(data, "status")
     disconnected = accounts.mark_disconnected(
         session, tenant_id, profile_id, status="expired" if reported == "expired" else "inactive", at=at
     )
-    return disconnected is not None and disconnected.closed_interval
+    return disconnected.account.id if disconnected else None
 
 
 class DuplicateEventError(Exception):
@@ -205,7 +204,7 @@ def _fast_delivery_move(session: Session, env: Envelope) -> Received | None:
     )
     if row_id is None:
         raise DuplicateEventError(env.id)
-    return Received(_stored(row_id, env, match, profile_id, now), True)
+    return Received(_stored(row_id, env, match, profile_id, now))
 
 
 def _stored(row_id: uuid.UUID, env: Envelope, match: Match, profile_id: str | None, now: datetime) -> StoredEvent:
@@ -233,15 +232,11 @@ def receive(session: Session, env: Envelope) -> Received:
         match=resolution.match, profile_id=resolution.profile_id, received_at=now,
     )
     if row_id is None:
-        return Received(None, False)
-    changed = apply_effects(session, env.type, env.created_at, env.data, resolution)
-    match = resolution.match
-    if match.matched and match.account_id is None and resolution.tenant is not None and resolution.profile_id:
-        account = accounts.find_by_profile(session, resolution.profile_id)  # created by profile.connected
-        if account is not None:
-            match = Match(True, match.tenant_id, match.post_id, account.id, match.note)
-            webhook_events.record_match(session, row_id, match, at=now)
-    return Received(_stored(row_id, env, match, resolution.profile_id, now), changed)
+        return Received(None)
+    match = _with_account(resolution.match, apply_effects(session, env.type, env.created_at, env.data, resolution))
+    if match is not resolution.match:
+        webhook_events.record_match(session, row_id, match, at=now)
+    return Received(_stored(row_id, env, match, resolution.profile_id, now))
 
 
 def rematch(session: Session, stored: StoredEvent) -> bool:
@@ -251,7 +246,14 @@ def rematch(session: Session, stored: StoredEvent) -> bool:
     resolution = resolve(session, stored.type, stored.data)
     if not resolution.match.matched:
         return False
-    webhook_events.record_match(session, stored.id, resolution.match)
-    apply_effects(session, stored.type, stored.occurred_at or stored.received_at, stored.data, resolution)
+    account_id = apply_effects(session, stored.type, stored.occurred_at or stored.received_at, stored.data, resolution)
+    webhook_events.record_match(session, stored.id, _with_account(resolution.match, account_id))
     return True
+
+
+def _with_account(match: Match, account_id: uuid.UUID | None) -> Match:
+    """The match, naming the account a profile event has just recorded when it did not know it yet."""
+    if account_id is None or match.account_id is not None:
+        return match
+    return Match(True, match.tenant_id, match.post_id, account_id, match.note)
 

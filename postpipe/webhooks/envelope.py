@@ -20,10 +20,13 @@ class Envelope:
     data: dict[str, Any]
     raw: dict[str, Any]
 
-    @property
-    def kind(self) -> str:
-        """The family of the event: ``platform_post``, ``profile``, ``post``..."""
-        return self.type.split(".", 1)[0]
+
+def post_ref(event_type: str, data: dict[str, Any]) -> str | None:
+    """The Postproxy post id an event is about: ``data.id`` of a ``post.*`` event, ``data.post_id`` of a
+    ``platform_post.*`` or ``media.*`` event; None for any other event (a profile's, say)."""
+    kind = event_type.split(".", 1)[0]
+    value = data.get("id") if kind == "post" else data.get("post_id") if kind in ("platform_post", "media") else None
+    return value if isinstance(value, str) and value else None
 
 
 MAX_ID_LENGTH = 120

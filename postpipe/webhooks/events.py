@@ -19,6 +19,7 @@ from prefect.events import Event
 from prefect.events.clients import PrefectEventsClient
 
 from postpipe.repositories.webhook_events import StoredEvent
+from postpipe.webhooks.envelope import post_ref
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +34,9 @@ def _primary_resource(stored: StoredEvent) -> tuple[str, str]:
     data, kind = stored.data, stored.type.split(".", 1)[0]
     if kind == "profile" and stored.profile_id:
         return f"postproxy.profile.{stored.profile_id}", str(data.get("name") or stored.profile_id)
-    post_ref = data.get("id") if kind == "post" else data.get("post_id")
-    if kind in ("post", "platform_post", "media") and isinstance(post_ref, str) and post_ref:
-        return f"postproxy.post.{post_ref}", post_ref
+    ref = post_ref(stored.type, data)
+    if ref is not None:
+        return f"postproxy.post.{ref}", ref
     return f"postproxy.event.{stored.event_id}", stored.event_id
 
 
@@ -68,7 +69,7 @@ def build_event(stored: StoredEvent) -> Event:
         "post_id": str(stored.post_id) if stored.post_id else None,
         "account_id": str(stored.account_id) if stored.account_id else None,
         "profile_id": stored.profile_id,
-        "postproxy_post_id": data.get("post_id") if stored.type.startswith("platform_post.") else data.get("id"),
+        "postproxy_post_id": post_ref(stored.type, data),
         "matched": stored.matched,
     }
     payload.update({k: data[k] for k in PAYLOAD_FIELDS if k in data})

@@ -72,7 +72,6 @@ class EventForwarder:
         self._url = database_url
         self._queue: asyncio.Queue[StoredEvent] = asyncio.Queue(maxsize=max_queue)
         self._worker: asyncio.Task[None] | None = None
-        self.emitted = 0
 
     async def submit(self, stored: StoredEvent) -> None:
         """Queue one event (runs on the event loop, after the response was sent)."""
@@ -91,7 +90,7 @@ class EventForwarder:
             while len(batch) < 200 and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
-                self.emitted += await emit_stored(self._sink, batch, self._mark_emitted)
+                await emit_stored(self._sink, batch, self._mark_emitted)
             except EmissionError as exc:
                 log.warning("%d event(s) not emitted to Prefect (reconciliation will retry): %s", len(batch), exc)
             except Exception:  # the forwarder must survive anything; the rows stay unemitted
@@ -208,5 +207,4 @@ def create_app(
         routes=[Route(WEBHOOK_PATH, receive_webhook, methods=["POST"]), Route("/healthz", healthz, methods=["GET"])],
         lifespan=lifespan,
     )
-    app.state.forwarder = forwarder
     return app

@@ -287,6 +287,7 @@ def test_prefect_down_acknowledges_and_keeps_the_event_for_reconciliation(pg_db:
     seed_tenant()
     event = envelope("platform_post.published", platform_post("p_acme_0", "prof_x", "published", platform_id="7"))
     with ReceiverServer(database_url=pg_db, prefect_api_url="http://127.0.0.1:9/api") as receiver:
+        assert http.get(receiver.base_url + "/healthz").json()["prefect_events"] == "on"  # a forwarder is running
         assert post(http, receiver, event).json()["matched"] is True
         time.sleep(0.5)  # the forwarder tries Prefect after the response, fails, and logs it
     with system_scope("test") as s:
