@@ -18,9 +18,9 @@ from postpipe.db import tenant_scope
 from postpipe.models import utcnow
 from postpipe.repositories import stats
 from postpipe.repositories.stats import LatestSnapshot, SeriesPoint
+from postpipe.stats_collection import HEADLINE_METRIC as HEADLINE
 from postpipe.templates import environment
 
-HEADLINE = "impressions"
 COMMON_METRICS = ("impressions", "likes", "comments")
 """Metrics shown in their own column; every other metric is listed under "other"."""
 PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777")
@@ -66,10 +66,6 @@ class StatsReport:
     top_posts: tuple[PostTotals, ...]
     series: dict[uuid.UUID, tuple[Series, ...]]
 
-    @property
-    def totals(self) -> dict[str, int]:
-        return _sum(p.metrics for p in self.platforms)
-
 
 def _numbers(metrics: Mapping[str, Any]) -> dict[str, int]:
     return {k: int(v) for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)}
@@ -88,7 +84,7 @@ def build_report(tenant_id: uuid.UUID, tenant_slug: str, *, since: datetime | No
     with tenant_scope(tenant_id) as session:
         latest = stats.latest_snapshots(session, tenant_id, since=since)
         posts = _post_totals(latest)
-        top_posts = tuple(sorted(posts, key=lambda p: (-p.impressions, str(p.post_id)))[:top])
+        top_posts = posts[:top]  # already by impressions, highest first
         points = stats.series(session, tenant_id, [p.post_id for p in top_posts], since=since)
     names = {s.account_id: s.account_name for s in latest}
     return StatsReport(
@@ -182,8 +178,9 @@ def chart(series: Iterable[Series], *, width: int = 420, height: int = 140) -> C
     if not lines:
         return None
     left, top, right, bottom = 56, 10, width - 10, height - 24
-    times = [t.timestamp() for s in lines for t, _ in s.points]
-    t0, t1 = min(times), max(times)
+    first = min(t for s in lines for t, _ in s.points)
+    last = max(t for s in lines for t, _ in s.points)
+    t0, t1 = first.timestamp(), last.timestamp()
     y_max = max(1, max(v for s in lines for _, v in s.points))
 
     def x(t: datetime) -> float:
@@ -192,8 +189,6 @@ def chart(series: Iterable[Series], *, width: int = 420, height: int = 140) -> C
     def y(v: int) -> float:
         return bottom - (bottom - top) * v / y_max
 
-    first = min(t for s in lines for t, _ in s.points)
-    last = max(t for s in lines for t, _ in s.points)
     return Chart(
         width=width,
         height=height,

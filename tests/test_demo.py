@@ -58,4 +58,6 @@ def test_demo_runs_the_whole_story(prefect_harness: None, demo_database: str, tm
     assert len({number for _, _, number in invoices}) == 3
     assert snapshots > 0
     assert "Launch date is not public yet" in rejected_reason
+    assert result.posts_by_state == posts and result.snapshots == snapshots  # the summary the demo prints
+    assert len(result.invoice_files) == 3
     assert all(path.exists() and path.stat().st_size > 0 for path in result.invoice_files)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from pathlib import Path
@@ -51,8 +50,6 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("PREFECT_API_URL is not set: serving needs a running Prefect server to register with")
     from prefect import serve
 
-    if not args.verbose:  # one INFO line per poll of the API otherwise
-        logging.getLogger("httpx").setLevel(logging.WARNING)
     serve(*deployments, limit=args.limit)
     return 0
 

@@ -29,7 +29,6 @@ class ReceiverServer:
         prefect_api_url: str | None = None,
         emit_events: bool = True,
         secrets_ttl_seconds: float = 5.0,
-        app: Any = None,
     ) -> None:
         self.host = host
         self._requested_port = port
@@ -39,8 +38,7 @@ class ReceiverServer:
             "secrets_ttl_seconds": secrets_ttl_seconds,
         }
         self._prefect_api_url = prefect_api_url
-        self._own_app = app is None
-        self._app = app
+        self._app: Any = None
         self._http = ThreadedServer(name="postpipe-webhook-receiver", host=host, lifespan="on", backlog=1024)
         self.port: int | None = None
 
@@ -54,10 +52,6 @@ class ReceiverServer:
     def url(self) -> str:
         """The webhook endpoint to give Postproxy (or the sandbox)."""
         return self.base_url + WEBHOOK_PATH
-
-    @property
-    def app(self) -> Any:
-        return self._app
 
     def start(self) -> ReceiverServer:
         if self._http.running:
@@ -75,8 +69,7 @@ class ReceiverServer:
     def stop(self) -> None:
         """Stop within about a second; requests in flight either complete or were never acknowledged."""
         self._http.stop()
-        if self._own_app:
-            self._app = None
+        self._app = None
 
     def restart(self) -> ReceiverServer:
         """Stop and start again on the same port, with a fresh app (as after a crash and restart)."""

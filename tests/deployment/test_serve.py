@@ -16,7 +16,7 @@ def test_served_deployments_mirror_prefect_yaml() -> None:
     assert served.keys() == specs.keys()
     for name, spec in specs.items():
         deployment = served[name]
-        assert deployment.entrypoint is not None and deployment.entrypoint.endswith(spec.entrypoint.split(":")[1])
+        assert deployment.entrypoint is not None and deployment.entrypoint.endswith(spec.entrypoint)
         assert deployment.parameters == spec.parameters, name
         assert deployment.description == spec.description, name
         assert sorted(deployment.tags) == sorted(spec.tags), name
