@@ -57,7 +57,7 @@ KEY_GROUPS_PER_WINDOW = 8
 """Key slots are taken for this many times ``max_parallel_tenants`` tenants per request."""
 TENANTS_PER_TASK = 10
 """Tenants per task run of ``collect-stats``: at 1,000 tenants a task run each, recording the task runs was
-the Prefect server's largest cost (about 50 ms of CPU each)."""
+the Prefect server's largest cost (about 40 ms of its CPU each)."""
 REFETCH_OVERLAP = timedelta(hours=2)
 """How far before a post's latest snapshot a later run asks again, so that late records still land."""
 
